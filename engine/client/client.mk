@@ -1,0 +1,2 @@
+# libopteetls sources (paths relative to engine/)
+CLIENT_SRCS := $(patsubst $(TOP)/engine/%,%,$(wildcard $(TOP)/engine/client/*.c))

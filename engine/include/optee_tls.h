@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * libopteetls: the normal-world client of the optee-tls TA.
+ *
+ * The only C code that speaks the TA protocol (ta/include/optee_tls_ta.h).
+ * The OpenSSL provider, the ENGINE and the Python tool (via ctypes) all go
+ * through these functions. Every function is thread-safe and fork-safe:
+ * each process lazily opens its own TEEC context and session; a child never
+ * uses its parent's. A call that meets TEE_ERROR_TARGET_DEAD or a
+ * communication error reopens the session once and retries.
+ *
+ * Functions return OTLS_OK (0) or a negative OTLS_ERR_* code;
+ * otls_strerror() turns it into a sentence for users, and
+ * otls_last_tee_result() gives the raw TEE_Result of this thread's last call.
+ */
+#ifndef OPTEE_TLS_H
+#define OPTEE_TLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "optee_tls_ta.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum otls_err {
+	OTLS_OK = 0,
+	OTLS_ERR_BAD_INPUT = -1,	/* malformed label/URI/argument */
+	OTLS_ERR_NOT_FOUND = -2,	/* no key with that label */
+	OTLS_ERR_EXISTS = -3,		/* label taken (generate) */
+	OTLS_ERR_IN_USE = -4,		/* key open in another session (delete) */
+	OTLS_ERR_DENIED = -5,		/* policy or owner forbids it */
+	OTLS_ERR_UNSUPPORTED = -6,	/* algorithm/key type/size */
+	OTLS_ERR_TEE_UNREACHABLE = -7,	/* no TEE device / simulator socket */
+	OTLS_ERR_TA_NOT_INSTALLED = -8,	/* TEE answers, our TA is missing */
+	OTLS_ERR_TA_DEAD = -9,		/* TA died again after one reconnect */
+	OTLS_ERR_CORRUPT = -10,		/* stored key failed authentication */
+	OTLS_ERR_NO_SPACE = -11,	/* secure storage full */
+	OTLS_ERR_SHORT_BUFFER = -12,	/* caller's buffer too small */
+	OTLS_ERR_PROTOCOL = -13,	/* TA version mismatch or bad reply */
+	OTLS_ERR_INTERNAL = -14,	/* anything else; see last TEE result */
+};
+
+/* A key as the normal world knows it: never any private material. */
+typedef struct otls_key_info {
+	char label[OTLS_LABEL_MAX + 1];
+	uint32_t key_type;		/* OTLS_KEY_* */
+	uint32_t bits;
+	struct otls_policy policy;
+	unsigned char pub_a[OTLS_MAX_PUB_PART];	/* EC X / RSA n / Ed25519 */
+	size_t pub_a_len;
+	unsigned char pub_b[OTLS_MAX_PUB_PART];	/* EC Y / RSA e */
+	size_t pub_b_len;
+} otls_key_info;
+
+/* ---- Labels and key references --------------------------------------- */
+
+/* OTLS_OK if label is 1..32 bytes of [A-Za-z0-9._-] starting alnum. */
+int otls_label_check(const char *label);
+
+/*
+ * Parse a key reference: "optee:LABEL" (also "optee:label=LABEL").
+ * Writes the label (NUL-terminated) into label_out[OTLS_LABEL_MAX + 1].
+ */
+int otls_uri_parse(const char *uri, char *label_out);
+
+/* PEM block type of the key reference file that the decoder recognises. */
+#define OTLS_PEM_NAME "OPTEE TLS KEY"
+
+/*
+ * Key reference file: a PEM "OPTEE TLS KEY" block whose DER body is
+ *   SEQUENCE { version INTEGER (1), uri UTF8String, spki SubjectPublicKeyInfo }
+ * The public key lets a loader notice a reference that points at a
+ * different key than it was written for.
+ * otls_ref_encode_pem returns a malloc'd NUL-terminated PEM text.
+ * otls_ref_decode_der parses the DER body (PEM already stripped): label
+ * into label_out[OTLS_LABEL_MAX + 1], malloc'd SPKI DER into *spki.
+ */
+int otls_ref_encode_pem(const otls_key_info *key, char **pem_out);
+int otls_ref_decode_der(const unsigned char *der, size_t der_len,
+			char *label_out, unsigned char **spki, size_t *spki_len);
+/* Same, from PEM text (any text around the block is ignored). */
+int otls_ref_decode_pem(const char *pem, size_t pem_len, char *label_out,
+			unsigned char **spki, size_t *spki_len);
+
+/* ---- Keys ------------------------------------------------------------ */
+
+/* policy may be NULL: default signing algorithms, no owner. */
+int otls_key_generate(const char *label, uint32_t key_type, uint32_t bits,
+		      const struct otls_policy *policy, otls_key_info *out);
+int otls_key_get(const char *label, otls_key_info *out);
+int otls_key_delete(const char *label);
+/* *out is malloc'd (free with otls_free); *count entries. */
+int otls_key_list(struct otls_list_entry **out, size_t *count);
+
+/* SubjectPublicKeyInfo DER of the key (malloc'd, free with otls_free). */
+int otls_key_spki_der(const otls_key_info *key, unsigned char **der,
+		      size_t *der_len);
+
+/* ---- Private-key operations (exactly one TA invocation each) ---------- */
+
+/* Output format of otls_sign for ECDSA. */
+#define OTLS_SIG_ECDSA_DER	0	/* X9.62 DER SEQUENCE{r,s}: OpenSSL's */
+#define OTLS_SIG_ECDSA_RAW	1	/* r || s as the TA returns it */
+
+/*
+ * alg: OTLS_ALG_*; saltlen: PSS salt length or OTLS_SALT_DIGEST_LEN;
+ * flags: OTLS_SIG_ECDSA_*. *sig_len is the size of sig on entry and the
+ * signature length on return (OTLS_ERR_SHORT_BUFFER: the size needed).
+ */
+int otls_sign(const char *label, uint32_t alg, uint32_t saltlen,
+	      const unsigned char *tbs, size_t tbs_len, unsigned char *sig,
+	      size_t *sig_len, int flags);
+
+/* Largest signature the key can produce, without calling the TA. */
+size_t otls_sig_max_size(uint32_t key_type, uint32_t bits);
+
+int otls_decrypt(const char *label, uint32_t alg, const unsigned char *in,
+		 size_t in_len, unsigned char *out, size_t *out_len);
+
+/* ---- Misc ------------------------------------------------------------ */
+
+int otls_get_info(struct otls_info *out);
+const char *otls_strerror(int err);
+/* TEE_Result (and origin) of this thread's last TEE call; 0 if none. */
+uint32_t otls_last_tee_result(void);
+uint32_t otls_last_tee_origin(void);
+void otls_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* OPTEE_TLS_H */

@@ -1,0 +1,187 @@
+"""Shared fixtures: a simulated TEE per test, free loopback ports, helpers.
+
+Every process a test starts is stopped by PID at teardown; nothing is
+killed by name.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "build"
+BIN = BUILD / "bin"
+LIB = BUILD / "lib"
+TEE_SIMD = BIN / "tee-simd"
+TEE_SIM_CTL = BIN / "tee-sim-ctl"
+OPENSSL_CNF = BUILD / "openssl-optee.cnf"
+MODULES = BUILD / "ossl-modules"
+ENGINES = BUILD / "engines"
+
+IS_ROOT = os.geteuid() == 0
+NOBODY = 65534
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen | None = None,
+                  timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} "
+                               f"before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Stop exactly this process (SIGTERM, then SIGKILL)."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)
+
+
+def as_user_prefix(uid: int = NOBODY, gid: int = NOBODY) -> list[str]:
+    """Command prefix that runs a program as another uid (needs root)."""
+    return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups"]
+
+
+class Sim:
+    """One running simulated secure world (tee-simd)."""
+
+    def __init__(self, workdir: Path, huk: str | None = None,
+                 without_ta: bool = False, user: str | None = None):
+        self.workdir = workdir
+        self.socket = workdir / "tee.sock"
+        self.store = workdir / "store"
+        self.huk = huk
+        self.without_ta = without_ta
+        self.user = user
+        self.proc: subprocess.Popen | None = None
+        self.log = workdir / "tee-simd.log"
+        self.env = dict(os.environ)
+        self.env.update({
+            "OPTEE_SIM_SOCKET": str(self.socket),
+            "LD_LIBRARY_PATH": os.pathsep.join(
+                p for p in (str(LIB), os.environ.get("LD_LIBRARY_PATH", ""))
+                if p),
+        })
+        if OPENSSL_CNF.exists():
+            self.env["OPENSSL_CONF"] = str(OPENSSL_CNF)
+        if MODULES.exists():
+            self.env["OPENSSL_MODULES"] = str(MODULES)
+        if ENGINES.exists():
+            self.env["OPENSSL_ENGINES"] = str(ENGINES)
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def start(self) -> "Sim":
+        if not TEE_SIMD.exists():
+            pytest.fail(f"{TEE_SIMD} missing: run make first")
+        args = [str(TEE_SIMD), "--socket", str(self.socket),
+                "--store", str(self.store)]
+        if self.huk:
+            args += ["--huk", self.huk]
+        if self.without_ta:
+            args.append("--without-ta")
+        if self.user:
+            args += ["--user", self.user]
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.user:
+            os.chmod(self.workdir, 0o755)
+        logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(args, stdout=logf, stderr=logf,
+                                     stdin=subprocess.DEVNULL)
+        logf.close()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("tee-simd exited: " + self.log.read_text())
+            if self.socket.exists():
+                try:
+                    with socket.socket(socket.AF_UNIX) as s:
+                        s.connect(str(self.socket))
+                    return self
+                except OSError:
+                    pass
+            time.sleep(0.02)
+        raise TimeoutError("tee-simd did not come up: " + self.log.read_text())
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc)
+            self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def ctl(self, *args: str) -> str:
+        out = subprocess.run([str(TEE_SIM_CTL), "--socket", str(self.socket),
+                              *args], check=True, capture_output=True,
+                             text=True, timeout=30)
+        return out.stdout
+
+    def stats(self) -> dict:
+        return json.loads(self.ctl("stats"))
+
+    def run(self, args, check=True, **kw) -> subprocess.CompletedProcess:
+        """Run a command in this simulator's environment."""
+        kw.setdefault("capture_output", True)
+        kw.setdefault("timeout", 120)
+        env = dict(self.env)
+        env.update(kw.pop("env", {}) or {})
+        return subprocess.run(args, check=check, env=env, **kw)
+
+
+@pytest.fixture
+def sim_factory(tmp_path):
+    """Start extra simulators (other HUK, without TA, ...) in one test."""
+    sims: list[Sim] = []
+
+    def make(name: str = "sim", **kw) -> Sim:
+        s = Sim(tmp_path / name, **kw)
+        sims.append(s)
+        return s.start()
+
+    yield make
+    for s in sims:
+        s.stop()
+
+
+@pytest.fixture
+def sim(sim_factory) -> Sim:
+    """A fresh simulator with an empty secure storage."""
+    return sim_factory("sim")
+
+
+@pytest.fixture
+def openssl_bin() -> str:
+    path = shutil.which("openssl")
+    assert path, "openssl CLI missing"
+    return path
