@@ -1,0 +1,147 @@
+"""Client identity of a session: login methods map to TEE_Identity as the
+Linux TEE subsystem does (UUIDv5 of "uid=%x" / "gid=%x"; nil for PUBLIC).
+
+The daemon runs with --verbose, which logs the identity it hands to the TA;
+the expected UUIDs are computed independently with Python's uuid module.
+Tests that act as another uid need root (setpriv).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import IS_ROOT, NOBODY, TEE_SIMD, as_user_prefix, stop_process
+import sim_teec as T
+
+HERE = Path(__file__).resolve().parent
+NS = uuid.UUID(T.CLIENT_UUID_NS)
+NIL = "00000000-0000-0000-0000-000000000000"
+
+
+class VerboseSim:
+    def __init__(self):
+        # Other uids must reach the socket: pytest's tmp dirs are 0700.
+        self.dir = Path(tempfile.mkdtemp(prefix="tee-sim-id."))
+        os.chmod(self.dir, 0o711)
+        self.socket = self.dir / "socket"
+        self.log = self.dir / "log"
+        with open(self.log, "wb") as logf:
+            self.proc = subprocess.Popen(
+                [str(TEE_SIMD), "--socket", str(self.socket), "--store",
+                 str(self.dir / "store"), "--verbose"],
+                stdout=logf, stderr=logf, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while "listening on" not in self.log.read_text():
+            assert self.proc.poll() is None, self.log.read_text()
+            assert time.monotonic() < deadline, "tee-simd did not start"
+            time.sleep(0.01)
+        self.env = dict(os.environ, OPTEE_SIM_SOCKET=str(self.socket),
+                        LD_LIBRARY_PATH=str(T.LIBTEEC.parent))
+
+    def client(self, *args, prefix=()):
+        """Run sim_teec.py info ARGS (as another user with prefix)."""
+        r = subprocess.run(list(prefix) + [sys.executable,
+                                           str(HERE / "sim_teec.py"),
+                                           "info", *args],
+                           env=self.env, capture_output=True, text=True,
+                           timeout=60, check=True)
+        return json.loads(r.stdout)
+
+    def identity_of(self, session_id: int) -> tuple[int, str]:
+        """(login, client UUID) the daemon gave instance session_id."""
+        pat = re.compile(rf"instance {session_id} for client .* login "
+                         r"(\d+), client identity ([0-9a-f-]{36})")
+        for line in self.log.read_text().splitlines():
+            m = pat.search(line)
+            if m:
+                return int(m.group(1)), m.group(2)
+        raise AssertionError(f"no identity logged for {session_id}:\n"
+                             + self.log.read_text())
+
+    def stop(self):
+        stop_process(self.proc)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def vsim():
+    if not TEE_SIMD.exists():
+        pytest.fail(f"{TEE_SIMD} missing: run make first")
+    s = VerboseSim()
+    yield s
+    s.stop()
+
+
+def expect_ok(out):
+    assert out["stage"] == "invoke" and out["result"] == T.TEEC_SUCCESS, out
+    assert out["origin"] == T.TEEC_ORIGIN_TRUSTED_APP
+    assert out["info"]["protocol_version"] == 1
+    return out["session_id"]
+
+
+def test_uuid_v5_reference_values():
+    # Known answers of the Linux derivation, pinned.
+    assert str(uuid.uuid5(NS, "uid=0")) == \
+        "ef0180a3-13f3-5d1c-b7f5-888c0e21059a"
+    assert str(uuid.uuid5(NS, "gid=0")) == \
+        "d93bc168-f863-58d3-a1fe-bb2039421b99"
+
+
+def test_public_user_group_as_current_user(vsim):
+    uid, gid = os.geteuid(), os.getegid()
+    sid = expect_ok(vsim.client("--login", "public"))
+    assert vsim.identity_of(sid) == (T.TEEC_LOGIN_PUBLIC, NIL)
+    sid = expect_ok(vsim.client("--login", "user"))
+    assert vsim.identity_of(sid) == (T.TEEC_LOGIN_USER,
+                                     str(uuid.uuid5(NS, f"uid={uid:x}")))
+    sid = expect_ok(vsim.client("--login", "group", "--gid", str(gid)))
+    assert vsim.identity_of(sid) == (T.TEEC_LOGIN_GROUP,
+                                     str(uuid.uuid5(NS, f"gid={gid:x}")))
+
+
+def test_application_login_rejected(vsim):
+    out = vsim.client("--login", "application")
+    assert out["stage"] == "open"
+    # Linux refuses application logins (EINVAL -> BAD_PARAMETERS, COMMS).
+    assert (out["result"], out["origin"]) == (T.TEEC_ERROR_BAD_PARAMETERS,
+                                              T.TEEC_ORIGIN_COMMS)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to act as nobody")
+def test_identity_of_another_uid(vsim):
+    nobody = as_user_prefix(NOBODY, NOBODY)
+    out = vsim.client("--login", "user", prefix=nobody)
+    assert out["uid"] == NOBODY
+    sid = expect_ok(out)
+    assert vsim.identity_of(sid) == (T.TEEC_LOGIN_USER,
+                                     str(uuid.uuid5(NS, "uid=fffe")))
+    sid = expect_ok(vsim.client("--login", "group", "--gid", str(NOBODY),
+                                prefix=nobody))
+    assert vsim.identity_of(sid) == (T.TEEC_LOGIN_GROUP,
+                                     str(uuid.uuid5(NS, "gid=fffe")))
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to act as nobody")
+def test_group_membership_is_checked(vsim):
+    nobody = as_user_prefix(NOBODY, NOBODY)
+    out = vsim.client("--login", "group", "--gid", "0", prefix=nobody)
+    assert out["stage"] == "open"
+    assert (out["result"], out["origin"]) == (T.TEEC_ERROR_ACCESS_DENIED,
+                                              T.TEEC_ORIGIN_COMMS)
+    # A supplementary group counts.
+    member = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
+              "--groups=4321"]
+    sid = expect_ok(vsim.client("--login", "group", "--gid", "4321",
+                                prefix=member))
+    assert vsim.identity_of(sid) == (T.TEEC_LOGIN_GROUP,
+                                     str(uuid.uuid5(NS, "gid=10e1")))
