@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -73,13 +74,15 @@ class Sim:
     """One running simulated secure world (tee-simd)."""
 
     def __init__(self, workdir: Path, huk: str | None = None,
-                 without_ta: bool = False, user: str | None = None):
+                 without_ta: bool = False, user: str | None = None,
+                 verbose: bool = False):
         self.workdir = workdir
         self.socket = workdir / "tee.sock"
         self.store = workdir / "store"
         self.huk = huk
         self.without_ta = without_ta
         self.user = user
+        self.verbose = verbose
         self.proc: subprocess.Popen | None = None
         self.log = workdir / "tee-simd.log"
         self.env = dict(os.environ)
@@ -111,9 +114,9 @@ class Sim:
             args.append("--without-ta")
         if self.user:
             args += ["--user", self.user]
+        if self.verbose:
+            args.append("--verbose")
         self.workdir.mkdir(parents=True, exist_ok=True)
-        if self.user:
-            os.chmod(self.workdir, 0o755)
         logf = open(self.log, "ab")
         self.proc = subprocess.Popen(args, stdout=logf, stderr=logf,
                                      stdin=subprocess.DEVNULL)
@@ -160,18 +163,29 @@ class Sim:
 
 
 @pytest.fixture
-def sim_factory(tmp_path):
-    """Start extra simulators (other HUK, without TA, ...) in one test."""
+def sim_factory():
+    """Start extra simulators (other HUK, without TA, ...) in one test.
+
+    Their directories are made with mode 0711 outside pytest's 0700 tmp
+    dirs, so that clients running as another uid (nginx workers, the
+    owner tests) can reach the socket.
+    """
     sims: list[Sim] = []
+    base = Path(tempfile.mkdtemp(prefix="otls-sim-"))
+    os.chmod(base, 0o711)
 
     def make(name: str = "sim", **kw) -> Sim:
-        s = Sim(tmp_path / name, **kw)
+        workdir = base / name
+        workdir.mkdir(mode=0o711)
+        os.chmod(workdir, 0o711)
+        s = Sim(workdir, **kw)
         sims.append(s)
         return s.start()
 
     yield make
     for s in sims:
         s.stop()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
