@@ -15,12 +15,26 @@
  *                             key is open in another session (delete)
  *   TEE_ERROR_ACCESS_DENIED   the key's policy forbids the operation, or the
  *                             key has an owner and the caller is not it
- *   TEE_ERROR_NOT_SUPPORTED   key type/size or algorithm not supported, or
- *                             algorithm that does not fit the key
+ *   TEE_ERROR_NOT_SUPPORTED   key type/size or algorithm not supported,
+ *                             algorithm that does not fit the key, or
+ *                             unknown command
  *   TEE_ERROR_SHORT_BUFFER    output memref too small; its size field now
  *                             holds the size needed
- *   TEE_ERROR_CORRUPT_OBJECT  the stored key failed authentication
+ *   TEE_ERROR_CIPHERTEXT_INVALID  DECRYPT: bad padding (one answer for
+ *                             every decryption failure)
+ *   TEE_ERROR_CORRUPT_OBJECT  the stored key failed authentication (or its
+ *                             record is not one this TA understands)
  *   TEE_ERROR_STORAGE_NO_SPACE, TEE_ERROR_OUT_OF_MEMORY as usual
+ *
+ * Memrefs: an input memref with a NULL buffer must have size 0 (else
+ * TEE_ERROR_BAD_PARAMETERS). An output memref with a NULL buffer (or too
+ * small) is a size query: TEE_ERROR_SHORT_BUFFER and the size needed. On
+ * success an output memref's size is the number of bytes written.
+ *
+ * Sessions: TA_OpenSessionEntryPoint takes no parameters (all NONE). The
+ * login method (TEEC_LOGIN_USER/GROUP) only matters for keys that have an
+ * owner. Each session is its own TA instance and keeps up to 8 keys open,
+ * so repeated use of a key costs no storage access.
  */
 #ifndef OPTEE_TLS_TA_H
 #define OPTEE_TLS_TA_H
@@ -113,8 +127,11 @@ struct otls_policy {
  * Key description returned by GENERATE_KEY and GET_KEY: this header, then
  * pub_a_len bytes of component A, then pub_b_len bytes of component B.
  *   EC:      A = X, B = Y, each left-padded to ceil(bits/8) bytes
- *   RSA:     A = modulus left-padded to bits/8 bytes, B = public exponent
+ *   RSA:     A = modulus left-padded to bits/8 bytes, B = public exponent,
+ *            big-endian without leading zeros (01 00 01)
  *   Ed25519: A = the 32-byte public key, B empty
+ * Nothing else is ever returned about a key: no private component leaves
+ * the TA, not even to the TA itself (keys are stored non-extractable).
  */
 struct otls_key_desc_hdr {
 	uint32_t key_type;		/* OTLS_KEY_* */
@@ -153,31 +170,51 @@ struct otls_info {
  * OTLS_CMD_GENERATE_KEY  (never overwrites; atomic)
  *   P0 MEMREF_INPUT   label (no NUL)
  *   P1 VALUE_INPUT    a = key type, b = bits
- *   P2 MEMREF_INPUT   struct otls_policy
+ *   P2 MEMREF_INPUT   struct otls_policy (exactly its size)
  *   P3 MEMREF_OUTPUT  struct otls_key_desc_hdr + public components
+ *   P3 is checked before anything is generated: on SHORT_BUFFER no key
+ *   was made. Label taken: ACCESS_CONFLICT, the existing key untouched.
+ *   Policy: reserved 0, owner_id 0 with OTLS_OWNER_ANY, allowed bits
+ *   that fit the key type (else BAD_PARAMETERS).
  *
- * OTLS_CMD_GET_KEY
+ * OTLS_CMD_GET_KEY  (anyone; public information)
  *   P0 MEMREF_INPUT   label
  *   P1 MEMREF_OUTPUT  struct otls_key_desc_hdr + public components
  *
- * OTLS_CMD_LIST_KEYS
+ * OTLS_CMD_LIST_KEYS  (anyone; public information)
  *   P0 MEMREF_OUTPUT  struct otls_list_entry[], sorted by label
  *   P1 VALUE_OUTPUT   a = number of entries written, b = keys in storage
+ *   At most OTLS_MAX_KEYS entries (the first ones by label). SHORT_BUFFER
+ *   asks for room for all of those; a key that cannot be read (corrupt,
+ *   being deleted) is left out, so a may be less than that.
  *
  * OTLS_CMD_DELETE_KEY  (owner only, if the key has one)
  *   P0 MEMREF_INPUT   label
+ *   ACCESS_CONFLICT while another session has the key open (sessions
+ *   keep used keys open until they close).
  *
  * OTLS_CMD_SIGN
  *   P0 MEMREF_INPUT   label
  *   P1 VALUE_INPUT    a = OTLS_ALG_*, b = PSS salt length (else 0)
  *   P2 MEMREF_INPUT   digest, DigestInfo, or message (Ed25519)
- *   P3 MEMREF_OUTPUT  signature
+ *   P3 MEMREF_OUTPUT  signature: EC 2 * ceil(bits/8), RSA bits/8, Ed25519 64
+ *   Input: ECDSA 20..64 bytes; RSA PKCS1/PSS exactly the hash size;
+ *   DigestInfo 1..OTLS_MAX_DIGESTINFO and at most bits/8 - 11; Ed25519
+ *   0..OTLS_MAX_MESSAGE. PSS salt: emLen >= hLen + sLen + 2 with
+ *   emLen = ceil((bits - 1) / 8). Else BAD_PARAMETERS.
  *
- * OTLS_CMD_DECRYPT
+ * OTLS_CMD_DECRYPT  (only keys whose policy has OTLS_ALLOW_DECRYPT_*)
  *   P0 MEMREF_INPUT   label
  *   P1 VALUE_INPUT    a = OTLS_ALG_RSA_DECRYPT_*, b = 0
  *   P2 MEMREF_INPUT   ciphertext (exactly the modulus size)
- *   P3 MEMREF_OUTPUT  plaintext
+ *   P3 MEMREF_OUTPUT  plaintext (OAEP: label empty, MGF1 with the same hash)
+ *
+ * SIGN and DECRYPT check, in this order: parameter types and label
+ * (BAD_PARAMETERS), algorithm known for the command (NOT_SUPPORTED),
+ * value b and input size limits (BAD_PARAMETERS), the key
+ * (ITEM_NOT_FOUND), owner (ACCESS_DENIED), algorithm fits the key type
+ * (NOT_SUPPORTED), policy (ACCESS_DENIED), exact input lengths for the
+ * key (BAD_PARAMETERS), output room (SHORT_BUFFER).
  */
 #define OTLS_CMD_GET_INFO	0
 #define OTLS_CMD_GENERATE_KEY	1
