@@ -9,6 +9,21 @@
  * uses its parent's. A call that meets TEE_ERROR_TARGET_DEAD or a
  * communication error reopens the session once and retries.
  *
+ * Sessions: up to OPTEE_TLS_SESSIONS (env, 1..64, default 4) per process,
+ * opened on demand, so that threads sign in parallel; each is one TA
+ * instance. Login: OPTEE_TLS_LOGIN=user (default, TEEC_LOGIN_USER) |
+ * public | group (effective gid) | group:GID; any other value makes calls
+ * fail with OTLS_ERR_BAD_INPUT. In a child after fork() the parent's
+ * sessions are forgotten (never closed: that would close them for the
+ * parent) and the child opens its own.
+ *
+ * Retries: read-only commands and sign/decrypt are resent once on a new
+ * session. otls_key_generate/otls_key_delete are never resent once they may
+ * have reached the TA: on a session reused from an earlier call, they first
+ * check it is alive (one GET_INFO) and replace it if not; if the TA dies
+ * during the command itself the result is OTLS_ERR_TA_DEAD and the outcome
+ * unknown (check with otls_key_get).
+ *
  * Functions return OTLS_OK (0) or a negative OTLS_ERR_* code;
  * otls_strerror() turns it into a sentence for users, and
  * otls_last_tee_result() gives the raw TEE_Result of this thread's last call.
@@ -22,6 +37,13 @@
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* Exported symbols of libopteetls (it is built with -fvisibility=hidden). */
+#if defined(__GNUC__) && !defined(OTLS_API)
+#define OTLS_API __attribute__((visibility("default")))
+#elif !defined(OTLS_API)
+#define OTLS_API
 #endif
 
 enum otls_err {
@@ -40,6 +62,7 @@ enum otls_err {
 	OTLS_ERR_SHORT_BUFFER = -12,	/* caller's buffer too small */
 	OTLS_ERR_PROTOCOL = -13,	/* TA version mismatch or bad reply */
 	OTLS_ERR_INTERNAL = -14,	/* anything else; see last TEE result */
+	OTLS_ERR_DECRYPT_FAILED = -15,	/* bad ciphertext/padding (decrypt) */
 };
 
 /* A key as the normal world knows it: never any private material. */
@@ -57,13 +80,13 @@ typedef struct otls_key_info {
 /* ---- Labels and key references --------------------------------------- */
 
 /* OTLS_OK if label is 1..32 bytes of [A-Za-z0-9._-] starting alnum. */
-int otls_label_check(const char *label);
+OTLS_API int otls_label_check(const char *label);
 
 /*
  * Parse a key reference: "optee:LABEL" (also "optee:label=LABEL").
  * Writes the label (NUL-terminated) into label_out[OTLS_LABEL_MAX + 1].
  */
-int otls_uri_parse(const char *uri, char *label_out);
+OTLS_API int otls_uri_parse(const char *uri, char *label_out);
 
 /* PEM block type of the key reference file that the decoder recognises. */
 #define OTLS_PEM_NAME "OPTEE TLS KEY"
@@ -77,26 +100,35 @@ int otls_uri_parse(const char *uri, char *label_out);
  * otls_ref_decode_der parses the DER body (PEM already stripped): label
  * into label_out[OTLS_LABEL_MAX + 1], malloc'd SPKI DER into *spki.
  */
-int otls_ref_encode_pem(const otls_key_info *key, char **pem_out);
-int otls_ref_decode_der(const unsigned char *der, size_t der_len,
-			char *label_out, unsigned char **spki, size_t *spki_len);
-/* Same, from PEM text (any text around the block is ignored). */
-int otls_ref_decode_pem(const char *pem, size_t pem_len, char *label_out,
-			unsigned char **spki, size_t *spki_len);
+OTLS_API int otls_ref_encode_pem(const otls_key_info *key, char **pem_out);
+OTLS_API int otls_ref_decode_der(const unsigned char *der, size_t der_len,
+				 char *label_out, unsigned char **spki,
+				 size_t *spki_len);
+/* Same, from PEM text (any text around the block is ignored; the first
+ * OTLS_PEM_NAME block is used). spki may be NULL if not wanted. */
+OTLS_API int otls_ref_decode_pem(const char *pem, size_t pem_len,
+				 char *label_out, unsigned char **spki,
+				 size_t *spki_len);
 
 /* ---- Keys ------------------------------------------------------------ */
 
-/* policy may be NULL: default signing algorithms, no owner. */
-int otls_key_generate(const char *label, uint32_t key_type, uint32_t bits,
-		      const struct otls_policy *policy, otls_key_info *out);
-int otls_key_get(const char *label, otls_key_info *out);
-int otls_key_delete(const char *label);
-/* *out is malloc'd (free with otls_free); *count entries. */
-int otls_key_list(struct otls_list_entry **out, size_t *count);
+/* policy may be NULL: default signing algorithms, no owner. out may be
+ * NULL. A key type/size the protocol does not define is
+ * OTLS_ERR_UNSUPPORTED without a TA call. */
+OTLS_API int otls_key_generate(const char *label, uint32_t key_type,
+			       uint32_t bits, const struct otls_policy *policy,
+			       otls_key_info *out);
+OTLS_API int otls_key_get(const char *label, otls_key_info *out);
+/* OTLS_ERR_IN_USE if another session has the key open (idle sessions of
+ * this process are closed and the delete retried first). */
+OTLS_API int otls_key_delete(const char *label);
+/* *out is malloc'd (free with otls_free); *count entries, sorted by label
+ * (at most OTLS_MAX_KEYS). */
+OTLS_API int otls_key_list(struct otls_list_entry **out, size_t *count);
 
 /* SubjectPublicKeyInfo DER of the key (malloc'd, free with otls_free). */
-int otls_key_spki_der(const otls_key_info *key, unsigned char **der,
-		      size_t *der_len);
+OTLS_API int otls_key_spki_der(const otls_key_info *key, unsigned char **der,
+			       size_t *der_len);
 
 /* ---- Private-key operations (exactly one TA invocation each) ---------- */
 
@@ -107,26 +139,39 @@ int otls_key_spki_der(const otls_key_info *key, unsigned char **der,
 /*
  * alg: OTLS_ALG_*; saltlen: PSS salt length or OTLS_SALT_DIGEST_LEN;
  * flags: OTLS_SIG_ECDSA_*. *sig_len is the size of sig on entry and the
- * signature length on return (OTLS_ERR_SHORT_BUFFER: the size needed).
+ * signature length on return (OTLS_ERR_SHORT_BUFFER: the size needed; for
+ * ECDSA DER that is the largest DER size for the curve, as
+ * otls_sig_max_size). sig may be NULL with *sig_len 0 to ask the size, but
+ * that costs a TA call: prefer otls_sig_max_size. tbs lengths that fit no
+ * algorithm are OTLS_ERR_BAD_INPUT and unknown algorithms
+ * OTLS_ERR_UNSUPPORTED, both without a TA call. saltlen is ignored unless
+ * alg is RSA-PSS.
  */
-int otls_sign(const char *label, uint32_t alg, uint32_t saltlen,
-	      const unsigned char *tbs, size_t tbs_len, unsigned char *sig,
-	      size_t *sig_len, int flags);
+OTLS_API int otls_sign(const char *label, uint32_t alg, uint32_t saltlen,
+		       const unsigned char *tbs, size_t tbs_len,
+		       unsigned char *sig, size_t *sig_len, int flags);
 
-/* Largest signature the key can produce, without calling the TA. */
-size_t otls_sig_max_size(uint32_t key_type, uint32_t bits);
+/* Largest signature the key can produce (ECDSA: DER), without calling
+ * the TA; 0 for a type/size the protocol does not define. */
+OTLS_API size_t otls_sig_max_size(uint32_t key_type, uint32_t bits);
 
-int otls_decrypt(const char *label, uint32_t alg, const unsigned char *in,
-		 size_t in_len, unsigned char *out, size_t *out_len);
+/* *out_len: size of out on entry, plaintext length on return (the size
+ * needed with OTLS_ERR_SHORT_BUFFER). */
+OTLS_API int otls_decrypt(const char *label, uint32_t alg,
+			  const unsigned char *in, size_t in_len,
+			  unsigned char *out, size_t *out_len);
 
 /* ---- Misc ------------------------------------------------------------ */
 
-int otls_get_info(struct otls_info *out);
-const char *otls_strerror(int err);
-/* TEE_Result (and origin) of this thread's last TEE call; 0 if none. */
-uint32_t otls_last_tee_result(void);
-uint32_t otls_last_tee_origin(void);
-void otls_free(void *p);
+/* *out is filled even when the TA's protocol_version differs from
+ * OTLS_PROTOCOL_VERSION (then OTLS_ERR_PROTOCOL is returned). */
+OTLS_API int otls_get_info(struct otls_info *out);
+OTLS_API const char *otls_strerror(int err);
+/* TEE_Result (and origin) of this thread's last TEE call, made by the last
+ * otls_* call that talks to the TEE; 0 if that call made none. */
+OTLS_API uint32_t otls_last_tee_result(void);
+OTLS_API uint32_t otls_last_tee_origin(void);
+OTLS_API void otls_free(void *p);
 
 #ifdef __cplusplus
 }
