@@ -44,6 +44,7 @@ http {
         listen 127.0.0.1:$PORT ssl;
         ssl_certificate     $DEMO/tls-server.crt;
         ssl_certificate_key $DEMO/tls-server.key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
         root $DEMO/www;
     }
 }
