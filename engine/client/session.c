@@ -208,6 +208,34 @@ static void ctx_retire_locked(struct ctx_ref *c)
 	}
 }
 
+/* ---- unload ----------------------------------------------------------- */
+
+/* dlclose of the provider/ENGINE, or exit: close this process's idle
+ * sessions so their TA instances end now rather than when the fd goes.
+ * Busy slots (a thread still inside a call during exit) are left alone,
+ * and inherited sessions of a parent are never touched. */
+__attribute__((destructor)) static void session_fini(void)
+{
+	pthread_mutex_lock(&pool_mu);
+	if (pool_pid == getpid()) {
+		for (size_t i = 0; i < POOL_LIMIT; i++) {
+			if (slots[i].state != SLOT_IDLE)
+				continue;
+			TEEC_CloseSession(&slots[i].sess);
+			ctx_put_locked(slots[i].ctx);
+			memset(&slots[i], 0, sizeof(slots[i]));
+			slots[i].state = SLOT_EMPTY;
+		}
+		if (cur_ctx) {
+			struct ctx_ref *c = cur_ctx;
+
+			cur_ctx = NULL;
+			ctx_put_locked(c);
+		}
+	}
+	pthread_mutex_unlock(&pool_mu);
+}
+
 /* ---- sessions (slot owned by the caller, pool_mu not held) ------------ */
 
 static int slot_open(struct slot *sl)
