@@ -668,7 +668,7 @@ static int km_gen_set_params(void *genctx, const OSSL_PARAM params[])
 		const char *label = NULL;
 		int rc;
 
-		if (!OSSL_PARAM_get_utf8_string_ptr(p, &label))
+		if (!OSSL_PARAM_get_utf8_string_ptr(p, &label) || label == NULL)
 			return 0;
 		rc = otls_label_check(label);
 		if (rc != OTLS_OK) {
@@ -684,7 +684,7 @@ static int km_gen_set_params(void *genctx, const OSSL_PARAM params[])
 	if ((p = OSSL_PARAM_locate_const(params, "policy")) != NULL) {
 		const char *pol = NULL;
 
-		if (!OSSL_PARAM_get_utf8_string_ptr(p, &pol)
+		if (!OSSL_PARAM_get_utf8_string_ptr(p, &pol) || pol == NULL
 		    || !parse_policy(g, pol)) {
 			OPTEE_ERR(g->prov, OPTEE_R_BAD_PARAM,
 				  "policy \"%s\": expected comma-separated ecdsa, "
@@ -699,7 +699,7 @@ static int km_gen_set_params(void *genctx, const OSSL_PARAM params[])
 	       != NULL) {
 		const char *group = NULL;
 
-		if (!OSSL_PARAM_get_utf8_string_ptr(p, &group))
+		if (!OSSL_PARAM_get_utf8_string_ptr(p, &group) || group == NULL)
 			return 0;
 		g->bits = optee_ec_group_bits(group);
 		if (g->bits == 0) {

@@ -55,6 +55,7 @@ enum optee_reason {
 	OPTEE_R_BUFFER_TOO_SMALL,
 	OPTEE_R_BAD_DIGEST_LENGTH,
 	OPTEE_R_VERIFY_FAILED,
+	OPTEE_R_DECRYPT_FAILED,
 };
 
 struct optee_prov {

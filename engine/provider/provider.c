@@ -38,6 +38,7 @@ static const OSSL_ITEM reason_strings[] = {
 	{ OPTEE_R_BUFFER_TOO_SMALL, "output buffer too small" },
 	{ OPTEE_R_BAD_DIGEST_LENGTH, "wrong digest length" },
 	{ OPTEE_R_VERIFY_FAILED, "signature verification failed" },
+	{ OPTEE_R_DECRYPT_FAILED, "decryption failed" },
 	{ 0, NULL }
 };
 
@@ -85,6 +86,8 @@ static int otls_to_reason(int err)
 		return OPTEE_R_BUFFER_TOO_SMALL;
 	case OTLS_ERR_PROTOCOL:
 		return OPTEE_R_PROTOCOL;
+	case OTLS_ERR_DECRYPT_FAILED:
+		return OPTEE_R_DECRYPT_FAILED;
 	}
 	return OPTEE_R_INTERNAL;
 }
@@ -143,12 +146,18 @@ static const OSSL_ALGORITHM signature_algs[] = {
 	{ NULL, NULL, NULL, NULL }
 };
 
+/* RSA decryption in the TA (TLS 1.2 RSA key exchange, pkeyutl). */
+static const OSSL_ALGORITHM asym_cipher_algs[] = {
+	ALG("RSA:rsaEncryption:1.2.840.113549.1.1.1",
+	    optee_rsa_asym_cipher_functions),
+	{ NULL, NULL, NULL, NULL }
+};
+
 static const OSSL_ALGORITHM store_algs[] = {
 	ALG("optee", optee_store_functions),
 	{ NULL, NULL, NULL, NULL }
 };
 
-#define DEC_PROPS(in) OPTEE_PROPS ",input=" in
 #define DEC_PROPS(in) OPTEE_PROPS ",input=" in
 #define DER_REF DEC_PROPS("der") ",structure=" OPTEE_REF_STRUCTURE
 #define DER_BLOB DEC_PROPS("der") ",structure=" OPTEE_BLOB_STRUCTURE
@@ -211,6 +220,8 @@ static const OSSL_ALGORITHM *optee_query(void *provctx, int operation_id,
 		return keymgmt_algs;
 	case OSSL_OP_SIGNATURE:
 		return signature_algs;
+	case OSSL_OP_ASYM_CIPHER:
+		return asym_cipher_algs;
 	case OSSL_OP_STORE:
 		return store_algs;
 	case OSSL_OP_DECODER:

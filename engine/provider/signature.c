@@ -22,8 +22,10 @@
 #include <string.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <openssl/provider.h>
 #include <openssl/rsa.h>
 #include "key.h"
 
@@ -118,8 +120,25 @@ static int set_digest(struct sig_ctx *c, const char *mdname, const char *props)
 			  "Ed25519 takes no digest (got %s)", mdname);
 		return 0;
 	}
-	md = EVP_MD_fetch(c->prov->libctx, mdname,
-			  props != NULL ? props : OPTEE_DELEGATE_PROPQ);
+	/*
+	 * The caller's property query (EVP_PKEY_CTX_new_from_pkey, -propquery)
+	 * often selects this provider ("provider=optee", as genpkey needs),
+	 * which has no digests: then take the digest from the others.
+	 */
+	md = NULL;
+	if (props != NULL && props[0] != '\0') {
+		ERR_set_mark();
+		md = EVP_MD_fetch(c->prov->libctx, mdname, props);
+		if (md != NULL && EVP_MD_get0_provider(md) != NULL
+		    && strcmp(OSSL_PROVIDER_get0_name(EVP_MD_get0_provider(md)),
+			      OPTEE_PROV_NAME) == 0) {
+			EVP_MD_free(md);	/* never ourselves */
+			md = NULL;
+		}
+		ERR_pop_to_mark();
+	}
+	if (md == NULL)
+		md = EVP_MD_fetch(c->prov->libctx, mdname, OPTEE_DELEGATE_PROPQ);
 	if (md == NULL) {
 		OPTEE_ERR(c->prov, OPTEE_R_UNSUPPORTED, "digest %s not available",
 			  mdname);
@@ -844,12 +863,14 @@ static int sig_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 	if ((p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_PROPERTIES))
 	    != NULL && !OSSL_PARAM_get_utf8_string_ptr(p, &props))
 		return 0;
+	if (props != NULL && props[0] == '\0')
+		props = NULL;
 	if ((p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_DIGEST))
 	    != NULL) {
 		const char *mdname = NULL;
 
 		if (!OSSL_PARAM_get_utf8_string_ptr(p, &mdname)
-		    || !set_digest(c, mdname, props))
+		    || mdname == NULL || !set_digest(c, mdname, props))
 			return 0;
 		if (c->mdctx != NULL && c->md != NULL
 		    && !EVP_DigestInit_ex2(c->mdctx, c->md, NULL))
@@ -865,6 +886,8 @@ static int sig_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 		if (p->data_type == OSSL_PARAM_UTF8_STRING) {
 			size_t i;
 
+			if (p->data == NULL)
+				return 0;
 			for (i = 0; i < sizeof(pad_names) / sizeof(pad_names[0]); i++)
 				if (strcmp(p->data, pad_names[i].name) == 0)
 					break;
@@ -895,6 +918,8 @@ static int sig_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 		if (p->data_type == OSSL_PARAM_UTF8_STRING) {
 			size_t i;
 
+			if (p->data == NULL)
+				return 0;
 			for (i = 0; i < sizeof(salt_names) / sizeof(salt_names[0]); i++)
 				if (strcmp(p->data, salt_names[i].name) == 0)
 					break;
@@ -921,7 +946,7 @@ static int sig_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 		const char *name = NULL;
 		EVP_MD *md;
 
-		if (!OSSL_PARAM_get_utf8_string_ptr(p, &name))
+		if (!OSSL_PARAM_get_utf8_string_ptr(p, &name) || name == NULL)
 			return 0;
 		md = EVP_MD_fetch(c->prov->libctx, name, OPTEE_DELEGATE_PROPQ);
 		if (md == NULL) {
