@@ -6,7 +6,7 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VENV="$ROOT/.venv"
 
-APT_PACKAGES="gcc make pkg-config libssl-dev openssl nginx curl python3 python3-venv util-linux"
+APT_PACKAGES="gcc make pkg-config libssl-dev openssl nginx curl python3 python3-venv util-linux valgrind"
 PY_PACKAGES="pytest>=7 cryptography>=41,<47 pyyaml>=6 jinja2>=3"
 
 missing=""
