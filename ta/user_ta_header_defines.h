@@ -23,7 +23,7 @@
  * Heap: the session state (~3 KiB), small allocations of libutee, and a
  * private copy of an Ed25519 message of up to OTLS_MAX_MESSAGE bytes.
  */
-#define TA_DATA_SIZE	(OTLS_MAX_MESSAGE + 32 * 1024)
+#define TA_DATA_SIZE	(OTLS_MAX_MESSAGE + 16 * 1024)
 
 #define OTLS_TA_STR_(x)	#x
 #define OTLS_TA_STR(x)	OTLS_TA_STR_(x)

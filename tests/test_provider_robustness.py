@@ -48,23 +48,23 @@ def test_propquery_naming_the_provider(sim, tmp_path, plain_env):
 
 
 def test_ed25519_message_limit(sim, tmp_path):
-    """Ed25519 signs whole messages, at most OTLS_MAX_MESSAGE (65536)
+    """Ed25519 signs whole messages, at most OTLS_MAX_MESSAGE (16384)
     bytes; a longer one is refused with the reason, before the TA."""
     ref = tmp_path / "ed.pem"
     openssl(sim, "genpkey", "-propquery", "provider=optee", "-algorithm",
             "ED25519", "-pkeyopt", "label:ed", "-out", ref)
-    ok = tmp_path / "m64k"
-    ok.write_bytes(b"\xa5" * 65536)
+    ok = tmp_path / "m16k"
+    ok.write_bytes(b"\xa5" * 16384)
     openssl(sim, "pkeyutl", "-sign", "-rawin", "-inkey", ref, "-in", ok,
             "-out", tmp_path / "s")
     assert len((tmp_path / "s").read_bytes()) == 64
-    big = tmp_path / "m64k1"
-    big.write_bytes(b"\xa5" * 65537)
+    big = tmp_path / "m16k1"
+    big.write_bytes(b"\xa5" * 16385)
     before = invocations(sim)
     res = openssl(sim, "pkeyutl", "-sign", "-rawin", "-inkey", ref, "-in",
                   big, check=False)
     assert res.returncode != 0
-    assert b"the TEE signs at most 65536" in res.stderr
+    assert b"the TEE signs at most 16384" in res.stderr
     assert invocations(sim) - before == 1       # the key lookup only
 
 

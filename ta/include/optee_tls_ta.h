@@ -59,7 +59,12 @@
 #define OTLS_LABEL_MAX		32
 #define OTLS_MAX_DIGEST		64	/* ECDSA/RSA inputs: SHA-512 at most */
 #define OTLS_MAX_DIGESTINFO	83	/* DigestInfo of SHA-512 (19 + 64) */
-#define OTLS_MAX_MESSAGE	65536	/* Ed25519 signs whole messages */
+/* Ed25519 signs whole messages. OP-TEE's core copies the message onto its
+ * own heap (192 KiB on QEMU, shared by every session and open key); a
+ * 64 KiB message made the sign fail under load on real OP-TEE, and a failed
+ * TEE_AsymmetricSignDigest panics the TA. TLS signs ~130 bytes, a TBS
+ * certificate a few KiB. */
+#define OTLS_MAX_MESSAGE	16384
 #define OTLS_MAX_SIGNATURE	512	/* RSA-4096 */
 #define OTLS_MAX_CIPHERTEXT	512	/* RSA-4096 */
 #define OTLS_MAX_PUB_PART	512	/* one public component (RSA n) */
