@@ -825,6 +825,49 @@ def test_threads_reconnect_after_panic(client, sim):
         assert d["sessions_opened"] == d["panics"], d
 
 
+def test_fork_while_threads_sign(mclient, msim):
+    """fork() while other threads are inside calls (holding slots, maybe
+    pool_mu): the child neither hangs nor uses a parent session, and its
+    exit() (destructor included) leaves the parent's sessions alone."""
+    k = key(mclient, "EC", 256)
+    tbs = hashlib.sha256(b"thread-fork").digest()
+    before = msim.stats()
+    r = mclient.one("thread-fork", k["label"], C["ALG_ECDSA"], 6, 12,
+                    tbs.hex(), env={"OPTEE_TLS_SESSIONS": "3"})
+    assert r["done"] and (r["bad_children"], r["stuck_children"],
+                          r["thread_failures"]) == (0, 0, 0), r
+    assert r["thread_sigs"] > 0
+    d = stats_delta(msim, before)
+    # at most 3 sessions for the parent's threads, exactly one per child
+    assert 12 + 1 <= d["sessions_opened"] <= 12 + 3, d
+    assert d["panics"] == 0, d
+
+
+def test_reconnect_debug_line(client, sim):
+    """OPTEE_TLS_DEBUG=1: one stderr line per reconnect; otherwise none."""
+    g = client.one("gen", "dbg", C["KEY_EC"], 256)
+    assert g["rc"] == 0
+    tbs = hashlib.sha256(b"dbg").digest().hex()
+    for debug in (None, "1"):
+        env = {"OPTEE_TLS_DEBUG": debug} if debug else {}
+        rp = client.repl(env=env)
+        assert rp("sign", "dbg", C["ALG_ECDSA"], 0, tbs)["rc"] == 0
+        sim.ctl("panic-instances")
+        assert rp("sign", "dbg", C["ALG_ECDSA"], 0, tbs)["rc"] == 0
+        assert rp("sign", "dbg", C["ALG_ECDSA"], 0, tbs)["rc"] == 0
+        rp.close()
+        err = rp.p.stderr.read()
+        if not debug:
+            assert err == ""
+            continue
+        lines = err.splitlines()
+        assert len(lines) == 1, err
+        assert re.fullmatch(
+            rf"libopteetls\[{rp.p.pid}\]: TA session lost \(TEEC result "
+            rf"0xffff3024, origin 3, command {C['CMD_SIGN']}\): reopening "
+            r"it and retrying once", lines[0]), lines[0]
+
+
 def test_delete_in_use(mclient, msim):
     k = key(mclient, "EC", 256, "k-busy")
     tbs = hashlib.sha256(b"busy").digest().hex()
@@ -907,8 +950,8 @@ def test_simulator_stopped(client, sim):
     sim.stop()
     r = client.one("list")
     assert r["rc"] == ERR["ERR_TEE_UNREACHABLE"], r
-    assert r["msg"] == ("TEE not reachable (no /dev/tee0 or tee-supplicant "
-                        "/ simulator not running)")
+    assert r["msg"] == ("TEE not reachable (no /dev/tee0, no permission to "
+                        "open it, or tee-supplicant / simulator not running)")
     assert r["tee"] != 0
 
 

@@ -664,3 +664,68 @@ def test_fork_children_use_own_session(esim, keys, tmp_path, kind):
 
 if __name__ == "__main__":
     sys.exit(_cli(sys.argv[1:]))
+
+
+# ---------------------------------------------------------------------------
+# An openssl.cnf that initialises the ENGINE, with the TEE down
+# ---------------------------------------------------------------------------
+
+def test_conf_init_with_tee_down_leaves_other_programs_alone(tmp_path):
+    """`init = 1` in openssl.cnf while there is no TEE at all: programs
+    that never use a TEE key work as before and print nothing about it;
+    only a TEE key load fails, with a clear message."""
+    cnf = tmp_path / "openssl.cnf"
+    cnf.write_text(f"""openssl_conf = openssl_init
+[openssl_init]
+engines = engine_section
+providers = provider_sect
+[provider_sect]
+default = default_sect
+[default_sect]
+activate = 1
+[engine_section]
+optee = optee_engine_section
+[optee_engine_section]
+engine_id = optee
+dynamic_path = {ENGINE_SO}
+init = 1
+""")
+    env = plain_env()
+    env.update({"OPENSSL_CONF": str(cnf),
+                "OPTEE_SIM_SOCKET": str(tmp_path / "no-tee.sock"),
+                "LD_LIBRARY_PATH": str(ROOT / "build" / "lib")})
+
+    def run(*args, ok=True):
+        p = subprocess.run([OPENSSL, *map(str, args)], env=env,
+                           capture_output=True, timeout=60)
+        if ok:
+            assert p.returncode == 0 and p.stderr == b"", (args, p.stderr)
+        return p
+
+    p = run("engine", "-t")
+    assert b"(optee)" in p.stdout and b"[ available ]" in p.stdout
+    msg = tmp_path / "m"
+    msg.write_bytes(b"hello\n")
+    run("dgst", "-sha256", "-binary", "-out", tmp_path / "d", msg)
+    for alg, opt in (("RSA", "rsa_keygen_bits:2048"), ("EC", "ec_paramgen_curve:P-256"),
+                     ("ED25519", None)):
+        key = tmp_path / f"{alg}.pem"
+        p = run("genpkey", "-algorithm", alg,
+                *(["-pkeyopt", opt] if opt else []), "-out", key, ok=False)
+        assert p.returncode == 0 and b"optee" not in p.stderr.lower(), p.stderr
+        run("req", "-new", "-x509", "-key", key, "-subj", "/CN=soft",
+            "-days", "1", "-out", tmp_path / f"{alg}.crt")
+        if alg != "ED25519":      # (openssl 3.0 dgst cannot sign Ed25519)
+            run("dgst", "-sha256", "-sign", key, "-out",
+                tmp_path / f"{alg}.sig", msg)
+        # the same with the ENGINE made the default for everything
+        p = run("pkeyutl", "-engine", "optee", "-sign", "-inkey", key,
+                *(["-rawin"] if alg == "ED25519" else []),
+                "-in", tmp_path / "d" if alg != "ED25519" else msg,
+                "-out", tmp_path / f"{alg}.sig3", ok=False)
+        assert p.returncode == 0, (alg, p.stderr)
+    # the one thing that needs the TEE says why it cannot
+    p = run("pkeyutl", "-engine", "optee", "-keyform", "engine", "-inkey",
+            "some-label", "-sign", "-in", tmp_path / "d", ok=False)
+    assert p.returncode != 0
+    assert b"TEE unreachable" in p.stderr, p.stderr

@@ -63,6 +63,25 @@ int otls_map_result(uint32_t res, uint32_t origin, enum otls_when when)
 		}
 	}
 
+	/* Answers that only mean something coming from the TA (or the TEE
+	 * core on its behalf). The same codes made by libteec or the driver
+	 * (origin API/COMMS: e.g. an ioctl failing) say nothing about the key:
+	 * do not tell the user "key not found" or "key in use" for them. */
+	if (origin != TEEC_ORIGIN_TRUSTED_APP && origin != TEEC_ORIGIN_TEE) {
+		switch (res) {
+		case TEEC_ERROR_ITEM_NOT_FOUND:
+		case TEEC_ERROR_ACCESS_CONFLICT:
+		case TEEC_ERROR_CORRUPT_OBJECT:
+		case TEEC_ERROR_CORRUPT_OBJECT_2:
+		case TEEC_ERROR_STORAGE_NO_SPACE:
+		case TEEC_ERROR_SHORT_BUFFER:
+		case TEEC_ERROR_CIPHERTEXT_INVALID:
+			return OTLS_ERR_INTERNAL;
+		default:
+			break;
+		}
+	}
+
 	switch (res) {
 	case TEEC_ERROR_ITEM_NOT_FOUND:
 		return OTLS_ERR_NOT_FOUND;
@@ -78,12 +97,17 @@ int otls_map_result(uint32_t res, uint32_t origin, enum otls_when when)
 	case TEEC_ERROR_NOT_IMPLEMENTED:
 		return OTLS_ERR_UNSUPPORTED;
 	case TEEC_ERROR_BAD_PARAMETERS:
+	case TEEC_ERROR_EXCESS_DATA:		/* a memref too large */
 		return OTLS_ERR_BAD_INPUT;
 	case TEEC_ERROR_CORRUPT_OBJECT:
 	case TEEC_ERROR_CORRUPT_OBJECT_2:
 		return OTLS_ERR_CORRUPT;
 	case TEEC_ERROR_STORAGE_NO_SPACE:
 		return OTLS_ERR_NO_SPACE;
+	case TEEC_ERROR_STORAGE_NOT_AVAILABLE:
+	case TEEC_ERROR_STORAGE_NOT_AVAILABLE_2:
+		/* REE FS without tee-supplicant, or no RPMB. */
+		return OTLS_ERR_TEE_UNREACHABLE;
 	case TEEC_ERROR_SHORT_BUFFER:
 		return OTLS_ERR_SHORT_BUFFER;
 	case TEEC_ERROR_CIPHERTEXT_INVALID:
@@ -93,6 +117,8 @@ int otls_map_result(uint32_t res, uint32_t origin, enum otls_when when)
 	case TEEC_ERROR_COMMUNICATION:
 		return OTLS_ERR_TEE_UNREACHABLE;
 	default:
+		/* GENERIC, OUT_OF_MEMORY, BUSY, SECURITY, CANCEL, BAD_STATE,
+		 * BAD_FORMAT, NO_DATA, ... */
 		return OTLS_ERR_INTERNAL;
 	}
 }
@@ -117,8 +143,8 @@ OTLS_API const char *otls_strerror(int err)
 	case OTLS_ERR_UNSUPPORTED:
 		return "key type, key size or algorithm not supported";
 	case OTLS_ERR_TEE_UNREACHABLE:
-		return "TEE not reachable (no /dev/tee0 or tee-supplicant / "
-		       "simulator not running)";
+		return "TEE not reachable (no /dev/tee0, no permission to "
+		       "open it, or tee-supplicant / simulator not running)";
 	case OTLS_ERR_TA_NOT_INSTALLED:
 		return "optee-tls TA not installed (/lib/optee_armtz/"
 		       OTLS_TA_UUID_STR ".ta)";

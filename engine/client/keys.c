@@ -490,7 +490,11 @@ OTLS_API int otls_sign(const char *label, uint32_t alg, uint32_t saltlen,
 		tbs = (const unsigned char *)"";
 	want_der = alg == OTLS_ALG_ECDSA && flags == OTLS_SIG_ECDSA_DER;
 
-	raw_len = *sig_len;
+	/* For DER the caller's size says nothing about the raw r || s the TA
+	 * writes (2 * ceil(bits/8), a few bytes less than the largest DER but
+	 * more than a short one): give the TA our whole buffer and check the
+	 * caller's size against the DER. *sig_len 0 stays a size query. */
+	raw_len = want_der ? (*sig_len ? sizeof(raw) : 0) : *sig_len;
 	rc = otls_wire_sign(label, alg, is_pss(alg) ? saltlen : 0, tbs, tbs_len,
 			    raw, &raw_len);
 	if (rc == OTLS_ERR_SHORT_BUFFER) {

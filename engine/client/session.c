@@ -22,10 +22,13 @@
  * - Contexts are reference counted: a replaced context is finalized when
  *   its last session is closed.
  * - Login: OPTEE_TLS_LOGIN=user (default) | public | group | group:GID.
+ * - Diagnostics: with OPTEE_TLS_DEBUG=1 a reconnect prints one line on
+ *   stderr; otherwise the library never writes to stderr.
  */
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -163,6 +166,30 @@ static int read_login(uint32_t *method, uint32_t *gid)
 	return OTLS_ERR_BAD_INPUT;
 }
 
+/* OPTEE_TLS_DEBUG=1: one line on stderr per reconnect. Read at each
+ * reconnect (rare), so no state to reset after fork. */
+static void debug_reconnect(uint32_t cmd, TEEC_Result r, uint32_t origin,
+			    const char *why)
+{
+	const char *d = getenv("OPTEE_TLS_DEBUG");
+	char line[200];
+	int n;
+
+	if (!d || strcmp(d, "1"))
+		return;
+	n = snprintf(line, sizeof(line),
+		     "libopteetls[%d]: TA session lost (TEEC result 0x%08x, "
+		     "origin %u, command %u): %s\n", (int)getpid(), r, origin,
+		     cmd, why);
+	if (n > 0) {
+		/* One write, so lines of concurrent threads never mix. */
+		ssize_t w = write(STDERR_FILENO, line,
+				  (size_t)n < sizeof(line) ? (size_t)n :
+				  sizeof(line) - 1);
+		(void)w;
+	}
+}
+
 /* ---- contexts (pool_mu held) ------------------------------------------ */
 
 static int ctx_get_locked(struct ctx_ref **out, bool *created)
@@ -213,10 +240,18 @@ static void ctx_retire_locked(struct ctx_ref *c)
 /* dlclose of the provider/ENGINE, or exit: close this process's idle
  * sessions so their TA instances end now rather than when the fd goes.
  * Busy slots (a thread still inside a call during exit) are left alone,
- * and inherited sessions of a parent are never touched. */
+ * and inherited sessions of a parent are never touched (a child made
+ * without our atfork hook, or a vfork child that calls exit(), shares or
+ * copies the parent's table: pool_pid tells). Only libteec is called,
+ * never OpenSSL (its atexit cleanup has already run at exit); libteec is
+ * a dependency of this library, so it is still loaded. The lock is only
+ * tried: exit() from a signal handler that interrupted a pool_mu section,
+ * or from a thread racing one, must not hang; the kernel reclaims
+ * whatever is left when the process ends. */
 __attribute__((destructor)) static void session_fini(void)
 {
-	pthread_mutex_lock(&pool_mu);
+	if (pthread_mutex_trylock(&pool_mu))
+		return;
 	if (pool_pid == getpid()) {
 		for (size_t i = 0; i < POOL_LIMIT; i++) {
 			if (slots[i].state != SLOT_IDLE)
@@ -366,18 +401,17 @@ static bool is_dead(TEEC_Result r)
 	return r == TEEC_ERROR_TARGET_DEAD || r == TEEC_ERROR_COMMUNICATION;
 }
 
-static TEEC_Result probe(struct slot *sl)
+static TEEC_Result probe(struct slot *sl, uint32_t *origin)
 {
 	struct otls_info info;
 	TEEC_Operation op;
-	uint32_t origin = 0;
 
 	memset(&op, 0, sizeof(op));
 	op.paramTypes = TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_OUTPUT, TEEC_NONE,
 					 TEEC_NONE, TEEC_NONE);
 	op.params[0].tmpref.buffer = &info;
 	op.params[0].tmpref.size = sizeof(info);
-	return TEEC_InvokeCommand(&sl->sess, OTLS_CMD_GET_INFO, &op, &origin);
+	return TEEC_InvokeCommand(&sl->sess, OTLS_CMD_GET_INFO, &op, origin);
 }
 
 int otls_session_invoke(uint32_t cmd, TEEC_Operation *op,
@@ -394,15 +428,24 @@ int otls_session_invoke(uint32_t cmd, TEEC_Operation *op,
 	if (rc)
 		return rc;
 
-	if (retry == OTLS_RETRY_NEVER && !fresh && is_dead(probe(sl))) {
-		rc = slot_reopen(sl);
-		if (rc)
-			return rc;
+	if (retry == OTLS_RETRY_NEVER && !fresh) {
+		uint32_t po = TEEC_ORIGIN_API;
+
+		r = probe(sl, &po);
+		if (is_dead(r)) {
+			debug_reconnect(OTLS_CMD_GET_INFO, r, po,
+					"reopening it before a command that "
+					"changes storage");
+			rc = slot_reopen(sl);
+			if (rc)
+				return rc;
+		}
 	}
 
 	r = TEEC_InvokeCommand(&sl->sess, cmd, op, &o);
 	if (is_dead(r) && retry == OTLS_RETRY_ONCE) {
 		otls_set_last(r, o);
+		debug_reconnect(cmd, r, o, "reopening it and retrying once");
 		rc = slot_reopen(sl);
 		if (rc)
 			return rc;

@@ -30,7 +30,14 @@ static int run(uint32_t cmd, TEEC_Operation *op, enum otls_retry retry,
 		*res = r;
 	if (rc)
 		return rc;
-	return otls_map_result(r, origin, when);
+	rc = otls_map_result(r, origin, when);
+	/* Only SIGN and DECRYPT take a caller-sized buffer; every other reply
+	 * has room for the protocol's largest answer, so "short buffer" there
+	 * is a TA that does not speak our protocol, not the caller's fault. */
+	if (rc == OTLS_ERR_SHORT_BUFFER && cmd != OTLS_CMD_SIGN &&
+	    cmd != OTLS_CMD_DECRYPT)
+		return OTLS_ERR_PROTOCOL;
+	return rc;
 }
 
 /* Validate and decode a key description reply into *out (label not set). */

@@ -15,7 +15,9 @@
  * public | group (effective gid) | group:GID; any other value makes calls
  * fail with OTLS_ERR_BAD_INPUT. In a child after fork() the parent's
  * sessions are forgotten (never closed: that would close them for the
- * parent) and the child opens its own.
+ * parent) and the child opens its own. OPTEE_TLS_DEBUG=1 prints one line on
+ * stderr per reconnect; otherwise the library never writes to stderr.
+ * See docs/client-library.md.
  *
  * Retries: read-only commands and sign/decrypt are resent once on a new
  * session. otls_key_generate/otls_key_delete are never resent once they may

@@ -14,6 +14,10 @@
  *   ref-encode LABEL | ref-decode-pem FILE | ref-decode-der FILE
  *   fork-sign LABEL ALG NCHILDREN NSIGS HEXTBS
  *   thread-sign LABEL ALG NTHREADS NSIGS HEXTBS
+ *   thread-fork LABEL ALG NTHREADS NCHILDREN HEXTBS
+ *              (threads sign while the main thread forks children that
+ *              sign once and leave with exit(), destructors included)
+ *   fork-exit  (info, then a child that leaves with exit() untouched)
  *   repl       (commands from stdin, one per line; "-" is an empty arg)
  * HEX arguments may be "@FILE" (hex text in FILE) for long inputs.
  */
@@ -23,7 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "optee_tls.h"
@@ -231,6 +238,51 @@ static void *thr_main(void *p)
 			a->tbs_len, OTLS_SIG_ECDSA_DER, OTLS_MAX_SIGNATURE,
 			extra);
 	return NULL;
+}
+
+/* thread-fork: signers that run until told to stop. */
+static atomic_int tf_stop, tf_fail, tf_done;
+
+struct tf_arg {
+	const char *label;
+	uint32_t alg;
+	const unsigned char *tbs;
+	size_t tbs_len;
+};
+
+static void *tf_main(void *p)
+{
+	struct tf_arg *a = p;
+
+	while (!atomic_load(&tf_stop)) {
+		unsigned char sig[OTLS_MAX_SIGNATURE];
+		size_t len = sizeof(sig);
+
+		if (otls_sign(a->label, a->alg, OTLS_SALT_DIGEST_LEN, a->tbs,
+			      a->tbs_len, sig, &len, OTLS_SIG_ECDSA_DER))
+			atomic_fetch_add(&tf_fail, 1);
+		else
+			atomic_fetch_add(&tf_done, 1);
+	}
+	return NULL;
+}
+
+/* Wait for pid at most secs seconds; -1 (and SIGKILL) if it hangs. */
+static int wait_bounded(pid_t pid, int secs)
+{
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+	for (int i = 0; i < secs * 100; i++) {
+		int st;
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+		nanosleep(&ts, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -1;
 }
 
 static int read_file(const char *path, unsigned char **data, size_t *len)
@@ -526,6 +578,68 @@ static int run(int argc, char **argv)
 		emit("{\"done\": true}\n");
 		free(tbs);
 		rc = 0;
+	} else if (!strcmp(cmd, "thread-fork")) {
+		struct tf_arg a;
+		pthread_t th[64];
+		int nthr, nchild, bad = 0, stuck = 0;
+
+		NEED(6);
+		a.label = argv[1];
+		a.alg = (uint32_t)num(argv[2]);
+		nthr = (int)num(argv[3]);
+		nchild = (int)num(argv[4]);
+		a.tbs = unhex(argv[5], &a.tbs_len);
+		if (nthr > 64)
+			return 2;
+		atomic_store(&tf_stop, 0);
+		for (int t = 0; t < nthr; t++)
+			if (pthread_create(&th[t], NULL, tf_main, &a))
+				return 3;
+		for (int c = 0; c < nchild; c++) {
+			pid_t pid = fork();
+
+			if (pid < 0)
+				return 3;
+			if (pid == 0) {
+				unsigned char sig[OTLS_MAX_SIGNATURE];
+				size_t len = sizeof(sig);
+
+				/* exit(), not _exit(): the library's destructor
+				 * runs in the child too */
+				exit(otls_sign(a.label, a.alg,
+					       OTLS_SALT_DIGEST_LEN, a.tbs,
+					       a.tbs_len, sig, &len,
+					       OTLS_SIG_ECDSA_DER) ? 1 : 0);
+			}
+			rc = wait_bounded(pid, 60);
+			if (rc < 0)
+				stuck++;
+			else if (rc)
+				bad++;
+		}
+		atomic_store(&tf_stop, 1);
+		for (int t = 0; t < nthr; t++)
+			pthread_join(th[t], NULL);
+		emit("{\"done\": true, \"bad_children\": %d, "
+		     "\"stuck_children\": %d, \"thread_failures\": %d, "
+		     "\"thread_sigs\": %d}\n", bad, stuck,
+		     atomic_load(&tf_fail), atomic_load(&tf_done));
+		free((void *)a.tbs);
+		rc = bad || stuck || atomic_load(&tf_fail);
+	} else if (!strcmp(cmd, "fork-exit")) {
+		struct otls_info i;
+		pid_t pid;
+		char *h;
+
+		rc = otls_get_info(&i);
+		pid = fork();
+		if (pid < 0)
+			return 3;
+		if (pid == 0)
+			exit(0);
+		h = head(rc);
+		emit("%s, \"child_status\": %d}\n", h, wait_bounded(pid, 60));
+		free(h);
 	} else if (!strcmp(cmd, "repl")) {
 		return repl();
 	} else {
