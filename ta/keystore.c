@@ -275,14 +275,21 @@ TEE_Result otls_key_delete(struct otls_session *s, const struct otls_label *l)
 	uint32_t usage = 0;
 	TEE_Result res = TEE_SUCCESS;
 
-	slot = cache_find(s, l);
-	if (slot) {
-		res = otls_slot_owner_check(s, slot);
-		if (res)
-			return res;
-		/* Our own read handle would make the WRITE_META open fail. */
-		slot_close(slot);
-	}
+	/*
+	 * Owner check first, through a shared read-only open (or the cache):
+	 * a client that may not delete the key must neither take the
+	 * exclusive WRITE_META open below (it would make the owner's own
+	 * opens fail with ACCESS_CONFLICT meanwhile) nor learn from an
+	 * ACCESS_CONFLICT whether someone is using the key.
+	 */
+	res = otls_key_load(s, l, &slot);
+	if (res)
+		return res;
+	res = otls_slot_owner_check(s, slot);
+	if (res)
+		return res;
+	/* Our own read handle would make the WRITE_META open fail. */
+	slot_close(slot);
 
 	res = TEE_OpenPersistentObject(TEE_STORAGE_PRIVATE, id, obj_id(l, id),
 				       TEE_DATA_FLAG_ACCESS_READ |

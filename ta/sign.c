@@ -102,8 +102,27 @@ static size_t input_max(const struct alg_desc *a)
 		return OTLS_MAX_DIGESTINFO;
 	case KIND_DECRYPT:
 		return OTLS_MAX_CIPHERTEXT;
+	case KIND_PKCS1:
+	case KIND_PSS:
+		return a->hash_len;	/* exactly the hash */
 	default:
 		return OTLS_MAX_DIGEST;
+	}
+}
+
+/* Smallest input the algorithm family accepts, before the key is known. */
+static size_t input_min(const struct alg_desc *a)
+{
+	switch (a->kind) {
+	case KIND_ECDSA:
+		return ECDSA_MIN_DIGEST;
+	case KIND_PKCS1:
+	case KIND_PSS:
+		return a->hash_len;
+	case KIND_DIGESTINFO:
+		return 1;
+	default:
+		return 0;
 	}
 }
 
@@ -135,7 +154,12 @@ static TEE_Result prepare(struct otls_session *s, TEE_Param params[],
 	/* Value b is the PSS salt length, and must be 0 otherwise. */
 	if (alg->kind != KIND_PSS && params[1].value.b)
 		return TEE_ERROR_BAD_PARAMETERS;
-	if (params[2].memref.size > input_max(alg))
+	/* Every length limit that does not depend on the key (ECDSA 20..64,
+	 * the exact hash size of PKCS1/PSS, a non-empty DigestInfo) is
+	 * answered here, before the key lookup, as the protocol header
+	 * orders the checks; only key-dependent limits come later. */
+	if (params[2].memref.size > input_max(alg) ||
+	    params[2].memref.size < input_min(alg))
 		return TEE_ERROR_BAD_PARAMETERS;
 
 	res = otls_key_load(s, &label, &slot);

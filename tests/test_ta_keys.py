@@ -7,7 +7,7 @@ import pytest
 
 from teec import (
     LIST_ENTRY_SIZE, P, Otls, Tee,
-    TEE_ERROR_ACCESS_CONFLICT, TEE_ERROR_BAD_PARAMETERS, TEE_ERROR_CORRUPT_OBJECT,
+    TEE_ERROR_ACCESS_CONFLICT, TEE_ERROR_ACCESS_DENIED, TEE_ERROR_BAD_PARAMETERS, TEE_ERROR_CORRUPT_OBJECT,
     TEE_ERROR_ITEM_NOT_FOUND, TEE_ERROR_NOT_SUPPORTED, TEE_SUCCESS,
     TEEC_ORIGIN_TRUSTED_APP, err_name, parse_desc, parse_info, parse_list, public_key,
 )
@@ -243,6 +243,69 @@ def test_delete_while_open_elsewhere(tee, ta):
     # ... and the first session deletes once the other one is gone.
     assert_rc(ta.delete("busy"), TEE_SUCCESS)
     assert_rc(ta.get_key("busy"), TEE_ERROR_ITEM_NOT_FOUND)
+
+
+def test_cached_key_never_goes_stale(tee, ta):
+    """A session keeps used keys open. Another session can neither delete
+    nor re-create that label meanwhile (ACCESS_CONFLICT, as on OP-TEE
+    where the delete's WRITE_META open conflicts with the open handle), so
+    a cached handle can never refer to a deleted key while a different
+    key carries its label. Once the label is really re-used, every session
+    sees the new key."""
+    r = ta.generate("lab", P.OTLS_KEY_EC, 256)
+    assert_rc(r, TEE_SUCCESS)
+    old = parse_desc(r[3].data)
+    with tee.session() as s2:
+        other = Otls(s2)
+        assert_rc(other.sign("lab", P.OTLS_ALG_ECDSA, b"\1" * 32),
+                  TEE_SUCCESS)
+        assert_rc(other.generate("lab", P.OTLS_KEY_ED25519, 256),
+                  TEE_ERROR_ACCESS_CONFLICT)
+        # s2 has it open: the first session cannot delete it...
+        assert_rc(ta.delete("lab"), TEE_ERROR_ACCESS_CONFLICT)
+        # ... and both still use the one original key.
+        for t in (ta, other):
+            assert parse_desc(t.get_key("lab")[1].data)["a"] == old["a"]
+            r = t.sign("lab", P.OTLS_ALG_ECDSA, b"\2" * 32)
+            assert_rc(r, TEE_SUCCESS)
+        # Now both have it open: s2 cannot delete it either.
+        assert_rc(other.delete("lab"), TEE_ERROR_ACCESS_CONFLICT)
+        assert_rc(other.sign("lab", P.OTLS_ALG_ECDSA, b"\1" * 32),
+                  TEE_SUCCESS)
+    assert_rc(ta.delete("lab"), TEE_SUCCESS)
+    with tee.session() as s3:
+        r = Otls(s3).generate("lab", P.OTLS_KEY_ED25519, 256)
+        assert_rc(r, TEE_SUCCESS)
+        new = parse_desc(r[3].data)
+        # The deleting session sees the new key, not a cached old one.
+        assert parse_desc(ta.get_key("lab")[1].data) == new
+        assert_rc(ta.sign("lab", P.OTLS_ALG_ECDSA, b"\1" * 32),
+                  TEE_ERROR_NOT_SUPPORTED)
+        r = ta.sign("lab", P.OTLS_ALG_ED25519, b"msg")
+        assert_rc(r, TEE_SUCCESS)
+        public_key(new).verify(r[3].data, b"msg")
+
+
+def test_non_owner_delete_is_denied_before_any_conflict(tee, ta):
+    """DELETE checks the owner through a shared open before it takes the
+    exclusive (WRITE_META) one: a client that may not delete a key gets
+    ACCESS_DENIED whether or not the key is in use, never ACCESS_CONFLICT
+    (which told it that someone uses the key, and meant it had briefly
+    locked the owner out of the key)."""
+    assert_rc(ta.generate("owned", P.OTLS_KEY_EC, 256,
+                          owner_kind=P.OTLS_OWNER_UID, owner_id=4242),
+              TEE_SUCCESS)
+    with tee.session() as s2:
+        other = Otls(s2)
+        # ta's session has the key open (it generated it).
+        assert_rc(other.delete("owned"), TEE_ERROR_ACCESS_DENIED)
+        assert_rc(other.delete("owned"), TEE_ERROR_ACCESS_DENIED)
+        # The refused delete left the key usable for everyone else.
+        assert_rc(ta.get_key("owned"), TEE_SUCCESS)
+    with tee.session() as s3:
+        assert_rc(Otls(s3).delete("owned"), TEE_ERROR_ACCESS_DENIED)
+    labels = [e["label"] for e in parse_list(ta.list()[0].data)]
+    assert "owned" in labels
 
 
 def test_signatures_open_storage_once(sim, tee):

@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 from conftest import Sim
 from teec import (
     P, Otls, Tee, TEE_ERROR_ACCESS_DENIED, TEE_ERROR_BAD_PARAMETERS,
-    TEE_ERROR_CIPHERTEXT_INVALID, TEE_ERROR_NOT_SUPPORTED,
+    TEE_ERROR_CIPHERTEXT_INVALID, TEE_ERROR_ITEM_NOT_FOUND,
+    TEE_ERROR_NOT_SUPPORTED,
     TEE_ERROR_SHORT_BUFFER, TEE_SUCCESS, TEEC_ORIGIN_TRUSTED_APP, err_name,
     parse_desc, public_key,
 )
@@ -325,6 +326,36 @@ def test_algorithm_that_does_not_fit_key(ta, keys, label):
         r = ta.decrypt(label, alg, b"\1" * 256)
         assert_rc(r, TEE_ERROR_NOT_SUPPORTED if kt != P.OTLS_KEY_RSA
                   else TEE_ERROR_ACCESS_DENIED)
+
+
+def test_key_independent_length_checks_come_first(ta, keys):
+    """The header orders SIGN's checks: input size limits that do not
+    depend on the key (BAD_PARAMETERS) before the key lookup
+    (ITEM_NOT_FOUND) and before "algorithm does not fit the key"
+    (NOT_SUPPORTED). The ECDSA minimum, the exact PKCS1/PSS hash size and
+    an empty DigestInfo used to be checked only after the key was loaded."""
+    bad = [(P.OTLS_ALG_ECDSA, b"\1" * 19), (P.OTLS_ALG_ECDSA, b""),
+           (P.OTLS_ALG_RSA_PKCS1_SHA256, b"\1" * 31),
+           (P.OTLS_ALG_RSA_PKCS1_SHA384, b"\1" * 32),
+           (P.OTLS_ALG_RSA_PSS_SHA256, b"\1" * 48),
+           (P.OTLS_ALG_RSA_PSS_SHA512, b"\1" * 20),
+           (P.OTLS_ALG_RSA_PKCS1_DIGESTINFO, b"")]
+    for alg, data in bad:
+        salt = P.OTLS_SALT_DIGEST_LEN if alg in PSS else 0
+        # No such key: the malformed input is what gets answered.
+        assert_rc(ta.sign("no-such-key", alg, data, salt=salt),
+                  TEE_ERROR_BAD_PARAMETERS)
+        # A key of another type: still the input first.
+        other = "ed" if SIGN_FAMILY[alg] != P.OTLS_KEY_ED25519 else "p256"
+        assert_rc(ta.sign(other, alg, data, salt=salt),
+                  TEE_ERROR_BAD_PARAMETERS)
+    # Well-formed inputs still get the later answers.
+    assert_rc(ta.sign("no-such-key", P.OTLS_ALG_ECDSA, b"\1" * 32),
+              TEE_ERROR_ITEM_NOT_FOUND)
+    assert_rc(ta.sign("rsa2048", P.OTLS_ALG_ECDSA, b"\1" * 20),
+              TEE_ERROR_NOT_SUPPORTED)
+    assert_rc(ta.sign("p256", P.OTLS_ALG_RSA_PSS_SHA256, b"\1" * 32,
+                      salt=P.OTLS_SALT_DIGEST_LEN), TEE_ERROR_NOT_SUPPORTED)
 
 
 def test_unknown_algorithms(ta):

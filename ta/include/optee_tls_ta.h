@@ -196,7 +196,8 @@ struct otls_info {
  * OTLS_CMD_DELETE_KEY  (owner only, if the key has one)
  *   P0 MEMREF_INPUT   label
  *   ACCESS_CONFLICT while another session has the key open (sessions
- *   keep used keys open until they close).
+ *   keep used keys open until they close). Order: label, ITEM_NOT_FOUND,
+ *   owner (ACCESS_DENIED), then ACCESS_CONFLICT.
  *
  * OTLS_CMD_SIGN
  *   P0 MEMREF_INPUT   label
