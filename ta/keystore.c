@@ -112,6 +112,27 @@ static TEE_Result read_key(TEE_ObjectHandle obj, struct otls_record *rec,
 	return TEE_SUCCESS;
 }
 
+/* Open the key object of label l with flags and read its record; on
+ * failure nothing stays open. */
+static TEE_Result open_key(const struct otls_label *l, uint32_t flags,
+			   TEE_ObjectHandle *obj, struct otls_record *rec,
+			   uint32_t *usage)
+{
+	char id[OTLS_OBJ_ID_MAX];
+	TEE_Result res = TEE_SUCCESS;
+
+	res = TEE_OpenPersistentObject(TEE_STORAGE_PRIVATE, id, obj_id(l, id),
+				       flags, obj);
+	if (res)
+		return res;
+	res = read_key(*obj, rec, usage);
+	if (res) {
+		TEE_CloseObject(*obj);
+		*obj = TEE_HANDLE_NULL;
+	}
+	return res;
+}
+
 /* ---- Cache ------------------------------------------------------------ */
 
 static struct otls_slot *cache_find(struct otls_session *s,
@@ -193,7 +214,6 @@ TEE_Result otls_key_load(struct otls_session *s, const struct otls_label *l,
 	TEE_ObjectHandle obj = TEE_HANDLE_NULL;
 	struct otls_record rec = { 0 };
 	struct otls_slot *slot = NULL;
-	char id[OTLS_OBJ_ID_MAX];
 	uint32_t usage = 0;
 	TEE_Result res = TEE_SUCCESS;
 
@@ -204,15 +224,9 @@ TEE_Result otls_key_load(struct otls_session *s, const struct otls_label *l,
 		return TEE_SUCCESS;
 	}
 
-	res = TEE_OpenPersistentObject(TEE_STORAGE_PRIVATE, id, obj_id(l, id),
-				       OTLS_OPEN_READ, &obj);
+	res = open_key(l, OTLS_OPEN_READ, &obj, &rec, &usage);
 	if (res)
 		return res;
-	res = read_key(obj, &rec, &usage);
-	if (res) {
-		TEE_CloseObject(obj);
-		return res;
-	}
 	*out = cache_put(s, l, obj, &rec, usage);
 	return TEE_SUCCESS;
 }
@@ -271,7 +285,6 @@ TEE_Result otls_key_delete(struct otls_session *s, const struct otls_label *l)
 	TEE_ObjectHandle obj = TEE_HANDLE_NULL;
 	struct otls_record rec = { 0 };
 	struct otls_slot *slot = NULL;
-	char id[OTLS_OBJ_ID_MAX];
 	uint32_t usage = 0;
 	TEE_Result res = TEE_SUCCESS;
 
@@ -291,14 +304,11 @@ TEE_Result otls_key_delete(struct otls_session *s, const struct otls_label *l)
 	/* Our own read handle would make the WRITE_META open fail. */
 	slot_close(slot);
 
-	res = TEE_OpenPersistentObject(TEE_STORAGE_PRIVATE, id, obj_id(l, id),
-				       TEE_DATA_FLAG_ACCESS_READ |
-				       TEE_DATA_FLAG_ACCESS_WRITE_META, &obj);
+	res = open_key(l, TEE_DATA_FLAG_ACCESS_READ |
+		       TEE_DATA_FLAG_ACCESS_WRITE_META, &obj, &rec, &usage);
 	if (res)
 		return res;	/* ACCESS_CONFLICT: open in another session */
-	res = read_key(obj, &rec, &usage);
-	if (!res)
-		res = otls_owner_check(s, &rec.policy);
+	res = otls_owner_check(s, &rec.policy);
 	if (res) {
 		TEE_CloseObject(obj);
 		return res;
@@ -336,7 +346,6 @@ static TEE_Result list_entry(struct otls_session *s,
 	TEE_ObjectHandle obj = TEE_HANDLE_NULL;
 	struct otls_record rec = { 0 };
 	struct otls_slot *slot = NULL;
-	char id[OTLS_OBJ_ID_MAX];
 	uint32_t usage = 0;
 	TEE_Result res = TEE_SUCCESS;
 
@@ -344,15 +353,10 @@ static TEE_Result list_entry(struct otls_session *s,
 	if (slot) {
 		rec = slot->rec;
 	} else {
-		res = TEE_OpenPersistentObject(TEE_STORAGE_PRIVATE, id,
-					       obj_id(l, id), OTLS_OPEN_READ,
-					       &obj);
+		res = open_key(l, OTLS_OPEN_READ, &obj, &rec, &usage);
 		if (res)
 			return res;
-		res = read_key(obj, &rec, &usage);
 		TEE_CloseObject(obj);
-		if (res)
-			return res;
 	}
 
 	memset(e, 0, sizeof(*e));

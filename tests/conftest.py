@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tlsutil import free_port, wait_for_port  # noqa: F401 (the port helpers)
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build"
 BIN = BUILD / "bin"
@@ -29,28 +31,6 @@ ENGINES = BUILD / "engines"
 
 IS_ROOT = os.geteuid() == 0
 NOBODY = 65534
-
-
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, proc: subprocess.Popen | None = None,
-                  timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} "
-                               f"before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:

@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric import utils as asym_utils
 
+from tlsutil import der_tlv as _tlv
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build"
 LIBDIR = BUILD / "lib"
@@ -637,16 +639,6 @@ def test_decrypt(mclient, alg, pad):
 # ---------------------------------------------------------------------------
 # key reference files
 # ---------------------------------------------------------------------------
-
-
-def _tlv(tag: int, body: bytes) -> bytes:
-    n = len(body)
-    if n < 0x80:
-        ln = bytes([n])
-    else:
-        b = n.to_bytes((n.bit_length() + 7) // 8, "big")
-        ln = bytes([0x80 | len(b)]) + b
-    return bytes([tag]) + ln + body
 
 
 def _pem(der: bytes, name: str = "OPTEE TLS KEY", headers: str = "") -> str:

@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import MODULES, ROOT
+from conftest import ROOT
+from provider_cli import (invocations, needs_provider, openssl, plain,  # noqa: F401
+                          plain_env)
 
-PROVIDER = MODULES / "optee.so"
-
-pytestmark = pytest.mark.skipif(not PROVIDER.exists(),
-                                reason="build/ossl-modules/optee.so not built")
+pytestmark = needs_provider
 
 # name -> (genpkey algorithm, pkeyopts, digests to sign with)
 KEYS = {
@@ -35,28 +32,6 @@ SIGNING_KEYS = [k for k in KEYS if KEYS[k][2]]
 
 
 # ---- helpers -------------------------------------------------------------
-
-def openssl(sim, *args, check=True, env=None, input=None):
-    """openssl with our provider active (build/openssl-optee.cnf)."""
-    return sim.run(["openssl", *map(str, args)], check=check, env=env,
-                   input=input)
-
-
-@pytest.fixture
-def plain_env(tmp_path):
-    """Environment of an openssl that knows nothing of optee."""
-    cnf = tmp_path / "plain.cnf"
-    cnf.write_text("# default provider only\n")
-    env = dict(os.environ)
-    env["OPENSSL_CONF"] = str(cnf)
-    env.pop("OPENSSL_MODULES", None)
-    return env
-
-
-def plain(env, *args, check=True):
-    return subprocess.run(["openssl", *map(str, args)], env=env, check=check,
-                          capture_output=True, timeout=120)
-
 
 def genkey(sim, tmp: Path, label: str, kind: str | None = None,
            extra=()) -> Path:
@@ -74,10 +49,6 @@ def pubkey(sim, tmp: Path, keyin: str) -> Path:
     pub = tmp / f"{Path(name).stem}.pub.pem"
     openssl(sim, "pkey", "-in", keyin, "-pubout", "-out", pub)
     return pub
-
-
-def invocations(sim) -> int:
-    return sim.stats()["ta_invocations"]
 
 
 def stderr_of(res) -> str:

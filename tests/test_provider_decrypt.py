@@ -22,40 +22,16 @@ from pathlib import Path
 import pytest
 
 import tlsutil
-from conftest import MODULES
+from provider_cli import (invocations, needs_provider, openssl, plain,  # noqa: F401
+                          plain_env)
 from tlsutil import dev_ca, shared_dir, tls_sim  # noqa: F401 (fixtures)
 
-PROVIDER = MODULES / "optee.so"
-
-pytestmark = pytest.mark.skipif(not PROVIDER.exists(),
-                                reason="build/ossl-modules/optee.so not built")
+pytestmark = needs_provider
 
 DECRYPT_POLICY = "pkcs1,pss,decrypt-pkcs1,decrypt-oaep"
 
 
 # ---- helpers ----------------------------------------------------------------
-
-def openssl(sim, *args, check=True, env=None, input=None):
-    """openssl with our provider active (build/openssl-optee.cnf)."""
-    return sim.run(["openssl", *map(str, args)], check=check, env=env,
-                   input=input)
-
-
-@pytest.fixture
-def plain_env(tmp_path):
-    """Environment of an openssl that knows nothing of optee."""
-    cnf = tmp_path / "plain.cnf"
-    cnf.write_text("# default provider only\n")
-    env = dict(os.environ)
-    env["OPENSSL_CONF"] = str(cnf)
-    env.pop("OPENSSL_MODULES", None)
-    return env
-
-
-def plain(env, *args, check=True):
-    return subprocess.run(["openssl", *map(str, args)], env=env, check=check,
-                          capture_output=True, timeout=120)
-
 
 def rsa_key(sim, tmp: Path, label: str, policy: str | None = DECRYPT_POLICY,
             bits: int = 2048) -> tuple[Path, Path]:
@@ -69,10 +45,6 @@ def rsa_key(sim, tmp: Path, label: str, policy: str | None = DECRYPT_POLICY,
     pub = tmp / f"{label}.pub"
     openssl(sim, "pkey", "-in", ref, "-pubout", "-out", pub)
     return ref, pub
-
-
-def invocations(sim) -> int:
-    return sim.stats()["ta_invocations"]
 
 
 def fails_with(sim, message: str, *args):

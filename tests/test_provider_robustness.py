@@ -12,17 +12,11 @@ import sys
 
 import pytest
 
-from conftest import MODULES
-from test_provider_decrypt import driver, openssl, plain, plain_env, rsa_key  # noqa: F401
+from provider_cli import (invocations, needs_provider, openssl, plain,  # noqa: F401
+                          plain_env)
+from test_provider_decrypt import driver, rsa_key  # noqa: F401
 
-PROVIDER = MODULES / "optee.so"
-
-pytestmark = pytest.mark.skipif(not PROVIDER.exists(),
-                                reason="build/ossl-modules/optee.so not built")
-
-
-def invocations(sim) -> int:
-    return sim.stats()["ta_invocations"]
+pytestmark = needs_provider
 
 
 def test_params_of_wrong_type_or_without_data(sim, tmp_path, driver):

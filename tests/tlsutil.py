@@ -325,6 +325,17 @@ def tee_server_identity(env: dict, ca: DevCA, directory: os.PathLike | str,
     return ref, cert
 
 
+def der_tlv(tag: int, body: bytes) -> bytes:
+    """One DER tag-length-value (definite length)."""
+    n = len(body)
+    if n < 0x80:
+        ln = bytes([n])
+    else:
+        b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        ln = bytes([0x80 | len(b)]) + b
+    return bytes([tag]) + ln + body
+
+
 def write_key_reference(path: os.PathLike | str, label_uri: str,
                         spki_der: bytes) -> Path:
     """Write a PEM "OPTEE TLS KEY" reference by hand (see optee_tls.h):
@@ -332,16 +343,8 @@ def write_key_reference(path: os.PathLike | str, label_uri: str,
     Used to build references to keys that do not exist."""
     import base64
 
-    def tlv(tag: int, body: bytes) -> bytes:
-        n = len(body)
-        if n < 0x80:
-            ln = bytes([n])
-        else:
-            b = n.to_bytes((n.bit_length() + 7) // 8, "big")
-            ln = bytes([0x80 | len(b)]) + b
-        return bytes([tag]) + ln + body
-
-    der = tlv(0x30, tlv(0x02, b"\x01") + tlv(0x0C, label_uri.encode()) + spki_der)
+    der = der_tlv(0x30, der_tlv(0x02, b"\x01") +
+                  der_tlv(0x0C, label_uri.encode()) + spki_der)
     b64 = base64.encodebytes(der).decode().replace("\n", "")
     lines = [b64[i:i + 64] for i in range(0, len(b64), 64)]
     text = "-----BEGIN OPTEE TLS KEY-----\n" + "\n".join(lines) + \
@@ -356,6 +359,7 @@ def write_key_reference(path: os.PathLike | str, label_uri: str,
 
 
 def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -12,10 +12,34 @@
 /* Key description reply: header + at most two public components. */
 #define KEY_DESC_MAX (sizeof(struct otls_key_desc_hdr) + 2 * OTLS_MAX_PUB_PART)
 
-static void set_label(TEEC_Parameter *p, const char *label)
+static void set_tmpref(TEEC_Parameter *p, const void *buf, size_t size)
 {
-	p->tmpref.buffer = (void *)label;
-	p->tmpref.size = strlen(label);
+	p->tmpref.buffer = (void *)buf;
+	p->tmpref.size = size;
+}
+
+/* Start an operation whose parameter 0 is the key label. */
+static void label_op(TEEC_Operation *op, uint32_t param_types,
+		     const char *label)
+{
+	memset(op, 0, sizeof(*op));
+	op->paramTypes = param_types;
+	set_tmpref(&op->params[0], label, strlen(label));
+}
+
+/* GENERATE_KEY, SIGN and DECRYPT: label, value (a, b), input, output. */
+static void label_value_in_out_op(TEEC_Operation *op, const char *label,
+				  uint32_t a, uint32_t b, const void *in,
+				  size_t in_len, void *out, size_t out_size)
+{
+	label_op(op, TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT,
+				      TEEC_VALUE_INPUT,
+				      TEEC_MEMREF_TEMP_INPUT,
+				      TEEC_MEMREF_TEMP_OUTPUT), label);
+	op->params[1].value.a = a;
+	op->params[1].value.b = b;
+	set_tmpref(&op->params[2], in, in_len);
+	set_tmpref(&op->params[3], out, out_size);
 }
 
 /* Run a command; map a TA error (when != OTLS_AT_CONTEXT means which
@@ -66,6 +90,19 @@ static int decode_key_desc(const unsigned char *buf, size_t len,
 	return otls_key_info_check(out) ? OTLS_ERR_PROTOCOL : OTLS_OK;
 }
 
+/* A key description reply for LABEL: *out zeroed, decoded, label set. */
+static int decode_key_reply(const unsigned char *buf, size_t len,
+			    const char *label, otls_key_info *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = decode_key_desc(buf, len, out);
+	if (rc == OTLS_OK)
+		strcpy(out->label, label);
+	return rc;
+}
+
 int otls_wire_get_info(struct otls_info *out)
 {
 	TEEC_Operation op;
@@ -76,8 +113,7 @@ int otls_wire_get_info(struct otls_info *out)
 	memset(&info, 0, sizeof(info));
 	op.paramTypes = TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_OUTPUT, TEEC_NONE,
 					 TEEC_NONE, TEEC_NONE);
-	op.params[0].tmpref.buffer = &info;
-	op.params[0].tmpref.size = sizeof(info);
+	set_tmpref(&op.params[0], &info, sizeof(info));
 	rc = run(OTLS_CMD_GET_INFO, &op, OTLS_RETRY_ONCE, OTLS_AT_INVOKE, NULL);
 	if (rc)
 		return rc;
@@ -96,30 +132,18 @@ int otls_wire_generate(const char *label, uint32_t key_type, uint32_t bits,
 	otls_key_info info;
 	int rc;
 
-	memset(&op, 0, sizeof(op));
-	op.paramTypes = TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT,
-					 TEEC_VALUE_INPUT,
-					 TEEC_MEMREF_TEMP_INPUT,
-					 TEEC_MEMREF_TEMP_OUTPUT);
-	set_label(&op.params[0], label);
-	op.params[1].value.a = key_type;
-	op.params[1].value.b = bits;
-	op.params[2].tmpref.buffer = &pol;
-	op.params[2].tmpref.size = sizeof(pol);
-	op.params[3].tmpref.buffer = buf;
-	op.params[3].tmpref.size = sizeof(buf);
+	label_value_in_out_op(&op, label, key_type, bits, &pol, sizeof(pol),
+			      buf, sizeof(buf));
 	rc = run(OTLS_CMD_GENERATE_KEY, &op, OTLS_RETRY_NEVER, OTLS_AT_GENERATE,
 		 NULL);
 	if (rc)
 		return rc;
 
-	memset(&info, 0, sizeof(info));
-	rc = decode_key_desc(buf, op.params[3].tmpref.size, &info);
+	rc = decode_key_reply(buf, op.params[3].tmpref.size, label, &info);
 	if (rc)
 		return rc;
 	if (info.key_type != key_type || info.bits != bits)
 		return OTLS_ERR_PROTOCOL;
-	strcpy(info.label, label);
 	if (out)
 		*out = info;
 	return OTLS_OK;
@@ -132,22 +156,17 @@ int otls_wire_get_key(const char *label, otls_key_info *out)
 	otls_key_info info;
 	int rc;
 
-	memset(&op, 0, sizeof(op));
-	op.paramTypes = TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT,
-					 TEEC_MEMREF_TEMP_OUTPUT,
-					 TEEC_NONE, TEEC_NONE);
-	set_label(&op.params[0], label);
-	op.params[1].tmpref.buffer = buf;
-	op.params[1].tmpref.size = sizeof(buf);
+	label_op(&op, TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT,
+				       TEEC_MEMREF_TEMP_OUTPUT,
+				       TEEC_NONE, TEEC_NONE), label);
+	set_tmpref(&op.params[1], buf, sizeof(buf));
 	rc = run(OTLS_CMD_GET_KEY, &op, OTLS_RETRY_ONCE, OTLS_AT_INVOKE, NULL);
 	if (rc)
 		return rc;
 
-	memset(&info, 0, sizeof(info));
-	rc = decode_key_desc(buf, op.params[1].tmpref.size, &info);
+	rc = decode_key_reply(buf, op.params[1].tmpref.size, label, &info);
 	if (rc)
 		return rc;
-	strcpy(info.label, label);
 	*out = info;
 	return OTLS_OK;
 }
@@ -164,8 +183,7 @@ int otls_wire_list(struct otls_list_entry *entries, size_t *count,
 	op.paramTypes = TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_OUTPUT,
 					 TEEC_VALUE_OUTPUT,
 					 TEEC_NONE, TEEC_NONE);
-	op.params[0].tmpref.buffer = entries;
-	op.params[0].tmpref.size = cap;
+	set_tmpref(&op.params[0], entries, cap);
 	rc = run(OTLS_CMD_LIST_KEYS, &op, OTLS_RETRY_ONCE, OTLS_AT_INVOKE, NULL);
 	if (rc)
 		return rc;
@@ -195,10 +213,8 @@ int otls_wire_delete(const char *label)
 {
 	TEEC_Operation op;
 
-	memset(&op, 0, sizeof(op));
-	op.paramTypes = TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT, TEEC_NONE,
-					 TEEC_NONE, TEEC_NONE);
-	set_label(&op.params[0], label);
+	label_op(&op, TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT, TEEC_NONE,
+				       TEEC_NONE, TEEC_NONE), label);
 	return run(OTLS_CMD_DELETE_KEY, &op, OTLS_RETRY_NEVER, OTLS_AT_DELETE,
 		   NULL);
 }
@@ -214,18 +230,7 @@ static int private_op(uint32_t cmd, const char *label, uint32_t alg,
 	uint32_t res = 0;
 	int rc;
 
-	memset(&op, 0, sizeof(op));
-	op.paramTypes = TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT,
-					 TEEC_VALUE_INPUT,
-					 TEEC_MEMREF_TEMP_INPUT,
-					 TEEC_MEMREF_TEMP_OUTPUT);
-	set_label(&op.params[0], label);
-	op.params[1].value.a = alg;
-	op.params[1].value.b = b;
-	op.params[2].tmpref.buffer = (void *)in;
-	op.params[2].tmpref.size = in_len;
-	op.params[3].tmpref.buffer = out;
-	op.params[3].tmpref.size = announced;
+	label_value_in_out_op(&op, label, alg, b, in, in_len, out, announced);
 	rc = run(cmd, &op, OTLS_RETRY_ONCE, OTLS_AT_INVOKE, &res);
 	if (rc == OTLS_ERR_SHORT_BUFFER) {
 		size_t need = op.params[3].tmpref.size;

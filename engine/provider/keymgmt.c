@@ -365,14 +365,38 @@ static const char *default_digest(const optee_key *key)
 	return NULL;
 }
 
+/* Set the BIGNUM parameter NAME, if asked for, from big-endian bytes. */
+static int set_bn_param(OSSL_PARAM params[], const char *name,
+			const unsigned char *be, size_t len)
+{
+	OSSL_PARAM *p = OSSL_PARAM_locate(params, name);
+	BIGNUM *bn;
+	int ok;
+
+	if (p == NULL)
+		return 1;
+	bn = BN_bin2bn(be, (int)len, NULL);
+	ok = bn != NULL && OSSL_PARAM_set_BN(p, bn);
+	BN_free(bn);
+	return ok;
+}
+
+/* Set the octet-string parameter NAME, if asked for; LEN 0 (nothing to
+ * give) fails. */
+static int set_octet_param(OSSL_PARAM params[], const char *name,
+			   const unsigned char *buf, size_t len)
+{
+	OSSL_PARAM *p = OSSL_PARAM_locate(params, name);
+
+	return p == NULL || (len != 0 && OSSL_PARAM_set_octet_string(p, buf, len));
+}
+
 static int km_get_params(void *keydata, OSSL_PARAM params[])
 {
 	optee_key *key = keydata;
 	OSSL_PARAM *p;
 	unsigned char pt[1 + 2 * 66];
 	size_t ptlen;
-	BIGNUM *bn = NULL;
-	int ok;
 
 	if (key == NULL)
 		return 0;
@@ -421,55 +445,26 @@ static int km_get_params(void *keydata, OSSL_PARAM params[])
 		__attribute__((fallthrough));
 	case OPTEE_KT_ED25519:
 		ptlen = optee_key_encoded_pub(key, pt, sizeof(pt));
-		if ((p = OSSL_PARAM_locate(params,
-				OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY)) != NULL
-		    && (ptlen == 0 || !OSSL_PARAM_set_octet_string(p, pt, ptlen)))
-			return 0;
-		if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_PUB_KEY))
-		    != NULL
-		    && (ptlen == 0 || !OSSL_PARAM_set_octet_string(p, pt, ptlen)))
+		if (!set_octet_param(params, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+				     pt, ptlen)
+		    || !set_octet_param(params, OSSL_PKEY_PARAM_PUB_KEY,
+					pt, ptlen))
 			return 0;
 		if (key->ktype != OPTEE_KT_EC)
 			break;
-		if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_EC_PUB_X))
-		    != NULL) {
-			bn = BN_bin2bn(key->info.pub_a, (int)key->info.pub_a_len,
-				       NULL);
-			ok = bn != NULL && OSSL_PARAM_set_BN(p, bn);
-			BN_free(bn);
-			if (!ok)
-				return 0;
-		}
-		if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_EC_PUB_Y))
-		    != NULL) {
-			bn = BN_bin2bn(key->info.pub_b, (int)key->info.pub_b_len,
-				       NULL);
-			ok = bn != NULL && OSSL_PARAM_set_BN(p, bn);
-			BN_free(bn);
-			if (!ok)
-				return 0;
-		}
+		if (!set_bn_param(params, OSSL_PKEY_PARAM_EC_PUB_X,
+				  key->info.pub_a, key->info.pub_a_len)
+		    || !set_bn_param(params, OSSL_PKEY_PARAM_EC_PUB_Y,
+				     key->info.pub_b, key->info.pub_b_len))
+			return 0;
 		break;
 	case OPTEE_KT_RSA:
 	case OPTEE_KT_RSA_PSS:
-		if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_RSA_N))
-		    != NULL) {
-			bn = BN_bin2bn(key->info.pub_a, (int)key->info.pub_a_len,
-				       NULL);
-			ok = bn != NULL && OSSL_PARAM_set_BN(p, bn);
-			BN_free(bn);
-			if (!ok)
-				return 0;
-		}
-		if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_RSA_E))
-		    != NULL) {
-			bn = BN_bin2bn(key->info.pub_b, (int)key->info.pub_b_len,
-				       NULL);
-			ok = bn != NULL && OSSL_PARAM_set_BN(p, bn);
-			BN_free(bn);
-			if (!ok)
-				return 0;
-		}
+		if (!set_bn_param(params, OSSL_PKEY_PARAM_RSA_N,
+				  key->info.pub_a, key->info.pub_a_len)
+		    || !set_bn_param(params, OSSL_PKEY_PARAM_RSA_E,
+				     key->info.pub_b, key->info.pub_b_len))
+			return 0;
 		break;
 	}
 	return 1;

@@ -278,6 +278,21 @@ static const uint8_t *take_bytes(struct reader *r, size_t len)
 	return b;
 }
 
+/* The next len bytes into a new heap buffer *dst (left alone for none, or
+ * when the input runs short: the reader says so). False: out of memory. */
+static bool take_copy(struct reader *r, size_t len, uint8_t **dst)
+{
+	const uint8_t *b = take_bytes(r, len);
+
+	if (b && len) {
+		*dst = malloc(len);
+		if (!*dst)
+			return false;
+		memcpy(*dst, b, len);
+	}
+	return true;
+}
+
 /* Whole file image of a record; *out is freed by the caller. */
 static TEE_Result seal(const struct keys *k, const struct sim_record *r,
 		       uint8_t **out, size_t *out_len)
@@ -389,24 +404,14 @@ static TEE_Result unseal(const struct keys *k, const uint8_t *file,
 	r->usage = take_u32(&rd);
 	r->flags = take_u32(&rd);
 	r->key_len = take_u32(&rd);
-	b = take_bytes(&rd, r->key_len);
-	if (b && r->key_len) {
-		r->key = malloc(r->key_len);
-		if (!r->key) {
-			res = TEE_ERROR_OUT_OF_MEMORY;
-			goto out;
-		}
-		memcpy(r->key, b, r->key_len);
+	if (!take_copy(&rd, r->key_len, &r->key)) {
+		res = TEE_ERROR_OUT_OF_MEMORY;
+		goto out;
 	}
 	r->data_len = take_u32(&rd);
-	b = take_bytes(&rd, r->data_len);
-	if (b && r->data_len) {
-		r->data = malloc(r->data_len);
-		if (!r->data) {
-			res = TEE_ERROR_OUT_OF_MEMORY;
-			goto out;
-		}
-		memcpy(r->data, b, r->data_len);
+	if (!take_copy(&rd, r->data_len, &r->data)) {
+		res = TEE_ERROR_OUT_OF_MEMORY;
+		goto out;
 	}
 	if (rd.bad || rd.left)
 		goto out;
@@ -547,6 +552,15 @@ static TEE_Result open_locked(const char *path, int lock, int *fd_out)
 	return TEE_ERROR_ACCESS_CONFLICT;
 }
 
+/* Give the file tmp the name path, which must not exist yet. */
+static TEE_Result link_new(const char *tmp, const char *path)
+{
+	if (link(tmp, path))
+		return errno == EEXIST ? TEE_ERROR_ACCESS_CONFLICT :
+					 errno_result(errno);
+	return TEE_SUCCESS;
+}
+
 static void move_aside(const char *path)
 {
 	char *dst = NULL;
@@ -559,6 +573,18 @@ static void move_aside(const char *path)
 }
 
 /* ---- Public functions ---------------------------------------------------- */
+
+/* The TA's directory and the path of object id's file (both to free). */
+static TEE_Result object_paths(const struct keys *k, const void *id,
+			       size_t id_len, char **dir, char **path)
+{
+	char name[NAME_LEN + 1];
+
+	object_name(k, id, id_len, name);
+	*dir = ta_path(NULL);
+	*path = ta_path(name);
+	return *dir && *path ? TEE_SUCCESS : TEE_ERROR_STORAGE_NOT_AVAILABLE;
+}
 
 TEE_Result sim_store_open(const void *id, size_t id_len, int lock,
 			  struct sim_record *r, int *fd_out)
@@ -608,19 +634,14 @@ TEE_Result sim_store_create(const struct sim_record *r, bool overwrite,
 			    int lock, int *fd_out)
 {
 	struct keys k;
-	char name[NAME_LEN + 1];
 	char *dir = NULL, *path = NULL, *tmp = NULL;
 	int old_fd = -1, fd = -1;
 	TEE_Result res;
 
 	derive_keys(&k);
-	object_name(&k, r->id, r->id_len, name);
-	dir = ta_path(NULL);
-	path = ta_path(name);
-	if (!dir || !path) {
-		res = TEE_ERROR_STORAGE_NOT_AVAILABLE;
+	res = object_paths(&k, r->id, r->id_len, &dir, &path);
+	if (res != TEE_SUCCESS)
 		goto out;
-	}
 	res = ensure_ta_dir(dir);
 	if (res != TEE_SUCCESS)
 		goto out;
@@ -640,9 +661,8 @@ TEE_Result sim_store_create(const struct sim_record *r, bool overwrite,
 	if (overwrite) {
 		if (rename(tmp, path))
 			res = errno_result(errno);
-	} else if (link(tmp, path)) {
-		res = errno == EEXIST ? TEE_ERROR_ACCESS_CONFLICT :
-					errno_result(errno);
+	} else {
+		res = link_new(tmp, path);
 	}
 	if (!overwrite || res != TEE_SUCCESS)
 		unlink(tmp);
@@ -665,19 +685,14 @@ out:
 TEE_Result sim_store_replace(const struct sim_record *r, int lock, int *fd)
 {
 	struct keys k;
-	char name[NAME_LEN + 1];
 	char *dir = NULL, *path = NULL, *tmp = NULL;
 	int new_fd = -1;
 	TEE_Result res;
 
 	derive_keys(&k);
-	object_name(&k, r->id, r->id_len, name);
-	dir = ta_path(NULL);
-	path = ta_path(name);
-	if (!dir || !path) {
-		res = TEE_ERROR_STORAGE_NOT_AVAILABLE;
+	res = object_paths(&k, r->id, r->id_len, &dir, &path);
+	if (res != TEE_SUCCESS)
 		goto out;
-	}
 	res = write_tmp(&k, dir, r, lock, &new_fd, &tmp);
 	if (res != TEE_SUCCESS)
 		goto out;
@@ -702,30 +717,26 @@ TEE_Result sim_store_rename(const struct sim_record *r, const void *old_id,
 			    size_t old_id_len, int lock, int *fd)
 {
 	struct keys k;
-	char name[NAME_LEN + 1], old_name[NAME_LEN + 1];
+	char old_name[NAME_LEN + 1];
 	char *dir = NULL, *path = NULL, *old_path = NULL, *tmp = NULL;
 	int new_fd = -1;
 	TEE_Result res;
 
 	derive_keys(&k);
-	object_name(&k, r->id, r->id_len, name);
 	object_name(&k, old_id, old_id_len, old_name);
-	dir = ta_path(NULL);
-	path = ta_path(name);
 	old_path = ta_path(old_name);
-	if (!dir || !path || !old_path) {
+	res = object_paths(&k, r->id, r->id_len, &dir, &path);
+	if (res == TEE_SUCCESS && !old_path)
 		res = TEE_ERROR_STORAGE_NOT_AVAILABLE;
+	if (res != TEE_SUCCESS)
 		goto out;
-	}
 	res = write_tmp(&k, dir, r, lock, &new_fd, &tmp);
 	if (res != TEE_SUCCESS)
 		goto out;
 	/* Never overwrites: link() fails if the new id exists. */
-	if (link(tmp, path)) {
-		res = errno == EEXIST ? TEE_ERROR_ACCESS_CONFLICT :
-					errno_result(errno);
+	res = link_new(tmp, path);
+	if (res != TEE_SUCCESS)
 		close(new_fd);
-	}
 	unlink(tmp);
 	if (res != TEE_SUCCESS)
 		goto out;
@@ -745,21 +756,17 @@ out:
 TEE_Result sim_store_delete(const void *id, size_t id_len, int fd)
 {
 	struct keys k;
-	char name[NAME_LEN + 1];
 	char *dir, *path;
-	TEE_Result res = TEE_SUCCESS;
+	TEE_Result res;
 
 	derive_keys(&k);
-	object_name(&k, id, id_len, name);
+	res = object_paths(&k, id, id_len, &dir, &path);
 	wipe_keys(&k);
-	dir = ta_path(NULL);
-	path = ta_path(name);
-	if (!dir || !path) {
-		res = TEE_ERROR_STORAGE_NOT_AVAILABLE;
-	} else if (unlink(path) && errno != ENOENT) {
-		res = errno_result(errno);
-	} else {
-		fsync_dir(dir);
+	if (res == TEE_SUCCESS) {
+		if (unlink(path) && errno != ENOENT)
+			res = errno_result(errno);
+		else
+			fsync_dir(dir);
 	}
 	close(fd);
 	free(path);

@@ -856,6 +856,31 @@ out:
 	return res;
 }
 
+static TEE_OperationHandle check_asym_cipher(TEE_OperationHandle operation,
+					     uint32_t mode,
+					     const TEE_Attribute *params,
+					     uint32_t count, const void *src,
+					     size_t src_len,
+					     const size_t *dst_len)
+{
+	if (operation == TEE_HANDLE_NULL || (src_len && !src) || !dst_len)
+		TEE_Panic(0);
+	return check_asym(operation, TEE_OPERATION_ASYMMETRIC_CIPHER, mode,
+			  params, count);
+}
+
+/* OP-TEE: any result but these is a panic. */
+static TEE_Result asym_cipher_result(TEE_Result res)
+{
+	ERR_clear_error();
+	if (res != TEE_SUCCESS && res != TEE_ERROR_SHORT_BUFFER &&
+	    res != TEE_ERROR_BAD_PARAMETERS &&
+	    res != TEE_ERROR_CIPHERTEXT_INVALID &&
+	    res != TEE_ERROR_NOT_SUPPORTED)
+		TEE_Panic(res);
+	return res;
+}
+
 TEE_Result TEE_AsymmetricEncrypt(TEE_OperationHandle operation,
 				 const TEE_Attribute *params,
 				 uint32_t paramCount, const void *srcData,
@@ -867,10 +892,8 @@ TEE_Result TEE_AsymmetricEncrypt(TEE_OperationHandle operation,
 	size_t k, len;
 	TEE_Result res;
 
-	if (operation == TEE_HANDLE_NULL || (srcLen && !srcData) || !destLen)
-		TEE_Panic(0);
-	op = check_asym(operation, TEE_OPERATION_ASYMMETRIC_CIPHER,
-			TEE_MODE_ENCRYPT, params, paramCount);
+	op = check_asym_cipher(operation, TEE_MODE_ENCRYPT, params, paramCount,
+			       srcData, srcLen, destLen);
 	if (op->alg == TEE_ALG_RSA_NOPAD) {
 		res = rsa_nopad(op, false, srcData, srcLen, destData, destLen);
 		goto out;
@@ -892,13 +915,7 @@ TEE_Result TEE_AsymmetricEncrypt(TEE_OperationHandle operation,
 		*destLen = len;
 	EVP_PKEY_CTX_free(ctx);
 out:
-	ERR_clear_error();
-	if (res != TEE_SUCCESS && res != TEE_ERROR_SHORT_BUFFER &&
-	    res != TEE_ERROR_BAD_PARAMETERS &&
-	    res != TEE_ERROR_CIPHERTEXT_INVALID &&
-	    res != TEE_ERROR_NOT_SUPPORTED)
-		TEE_Panic(res);
-	return res;
+	return asym_cipher_result(res);
 }
 
 TEE_Result TEE_AsymmetricDecrypt(TEE_OperationHandle operation,
@@ -913,10 +930,8 @@ TEE_Result TEE_AsymmetricDecrypt(TEE_OperationHandle operation,
 	size_t k, len;
 	TEE_Result res;
 
-	if (operation == TEE_HANDLE_NULL || (srcLen && !srcData) || !destLen)
-		TEE_Panic(0);
-	op = check_asym(operation, TEE_OPERATION_ASYMMETRIC_CIPHER,
-			TEE_MODE_DECRYPT, params, paramCount);
+	op = check_asym_cipher(operation, TEE_MODE_DECRYPT, params, paramCount,
+			       srcData, srcLen, destLen);
 	if (op->alg == TEE_ALG_RSA_NOPAD) {
 		res = rsa_nopad(op, true, srcData, srcLen, destData, destLen);
 		goto out;
@@ -951,11 +966,5 @@ TEE_Result TEE_AsymmetricDecrypt(TEE_OperationHandle operation,
 	}
 	sim_free_secret(tmp, k);
 out:
-	ERR_clear_error();
-	if (res != TEE_SUCCESS && res != TEE_ERROR_SHORT_BUFFER &&
-	    res != TEE_ERROR_BAD_PARAMETERS &&
-	    res != TEE_ERROR_CIPHERTEXT_INVALID &&
-	    res != TEE_ERROR_NOT_SUPPORTED)
-		TEE_Panic(res);
-	return res;
+	return asym_cipher_result(res);
 }

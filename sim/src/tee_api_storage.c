@@ -547,12 +547,32 @@ static TEE_Result patched_data(const struct sim_pobj *p, size_t pos,
 	return TEE_SUCCESS;
 }
 
+/* Store the data stream patched as patched_data() says; OP-TEE panics on
+ * any failure but these three. */
+static TEE_Result write_patched(TEE_ObjectHandle o, size_t pos,
+				const void *buf, size_t len, size_t new_len)
+{
+	uint8_t *d = NULL;
+	TEE_Result res;
+
+	res = patched_data(o->pobj, pos, buf, len, new_len, &d);
+	if (res == TEE_SUCCESS)
+		res = write_back(o, o->usage, d, new_len);
+	if (res != TEE_SUCCESS) {
+		free(d);
+		if (res != TEE_ERROR_STORAGE_NO_SPACE &&
+		    res != TEE_ERROR_CORRUPT_OBJECT &&
+		    res != TEE_ERROR_STORAGE_NOT_AVAILABLE)
+			TEE_Panic(res);
+	}
+	return res;
+}
+
 TEE_Result TEE_WriteObjectData(TEE_ObjectHandle object, const void *buffer,
 			       size_t size)
 {
 	TEE_ObjectHandle o = check_persistent(object);
 	struct sim_pobj *p = o->pobj;
-	uint8_t *d = NULL;
 	size_t end;
 	TEE_Result res;
 
@@ -564,19 +584,10 @@ TEE_Result TEE_WriteObjectData(TEE_ObjectHandle object, const void *buffer,
 	    p->pos + size > TEE_DATA_MAX_POSITION)
 		return TEE_ERROR_OVERFLOW;
 	end = p->pos + size;
-	res = patched_data(p, p->pos, buffer, size,
-			   end > p->data_len ? end : p->data_len, &d);
-	if (res == TEE_SUCCESS)
-		res = write_back(o, o->usage, d, end > p->data_len ? end :
-				 p->data_len);
-	if (res != TEE_SUCCESS) {
-		free(d);
-		if (res != TEE_ERROR_STORAGE_NO_SPACE &&
-		    res != TEE_ERROR_CORRUPT_OBJECT &&
-		    res != TEE_ERROR_STORAGE_NOT_AVAILABLE)
-			TEE_Panic(res);
+	res = write_patched(o, p->pos, buffer, size,
+			    end > p->data_len ? end : p->data_len);
+	if (res != TEE_SUCCESS)
 		return res;
-	}
 	p->pos = end;
 	return TEE_SUCCESS;
 }
@@ -584,24 +595,12 @@ TEE_Result TEE_WriteObjectData(TEE_ObjectHandle object, const void *buffer,
 TEE_Result TEE_TruncateObjectData(TEE_ObjectHandle object, size_t size)
 {
 	TEE_ObjectHandle o = check_persistent(object);
-	uint8_t *d = NULL;
-	TEE_Result res;
 
 	if (!(o->flags & TEE_DATA_FLAG_ACCESS_WRITE))
 		TEE_Panic(TEE_ERROR_ACCESS_CONFLICT);
 	if (size > TEE_DATA_MAX_POSITION)
 		TEE_Panic(TEE_ERROR_OVERFLOW);
-	res = patched_data(o->pobj, 0, NULL, 0, size, &d);
-	if (res == TEE_SUCCESS)
-		res = write_back(o, o->usage, d, size);
-	if (res != TEE_SUCCESS) {
-		free(d);
-		if (res != TEE_ERROR_STORAGE_NO_SPACE &&
-		    res != TEE_ERROR_CORRUPT_OBJECT &&
-		    res != TEE_ERROR_STORAGE_NOT_AVAILABLE)
-			TEE_Panic(res);
-	}
-	return res;
+	return write_patched(o, 0, NULL, 0, size);
 }
 
 TEE_Result TEE_SeekObjectData(TEE_ObjectHandle object, intmax_t offset,
