@@ -5,6 +5,7 @@ killed by name.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -48,6 +49,35 @@ def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
 def as_user_prefix(uid: int = NOBODY, gid: int = NOBODY) -> list[str]:
     """Command prefix that runs a program as another uid (needs root)."""
     return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups"]
+
+
+_HELPER_STAGE: Path | None = None
+
+
+def foreign_helpers() -> Path:
+    """The tests/ dir of a world-readable copy of the ctypes helper clients
+    (tests/teec.py, tests/sim_teec.py), the protocol header they parse and
+    libteec, laid out like the checkout. A helper run as another uid
+    (setpriv) may not be able to read the checkout itself: CI may clone it
+    under a 0700 home directory."""
+    global _HELPER_STAGE
+    if _HELPER_STAGE is None:
+        stage = Path(tempfile.mkdtemp(prefix="otls-helpers-"))
+        files = [ROOT / "tests" / "teec.py", ROOT / "tests" / "sim_teec.py",
+                 ROOT / "ta" / "include" / "optee_tls_ta.h",
+                 LIB / "libteec.so.2"]
+        for src in files:
+            dst = stage / src.relative_to(ROOT)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+        (stage / "build" / "lib" / "libteec.so").symlink_to("libteec.so.2")
+        for d, dirs, names in os.walk(stage):
+            os.chmod(d, 0o755)
+            for n in names:
+                os.chmod(Path(d) / n, 0o755 if n.endswith(".so.2") else 0o644)
+        atexit.register(shutil.rmtree, stage, True)
+        _HELPER_STAGE = stage
+    return _HELPER_STAGE / "tests"
 
 
 class Sim:

@@ -35,3 +35,16 @@ def test_install_layout_and_provider_loads(tmp_path, sim):
                           str(dest / "usr/lib/ossl-modules"), "-provider", "optee"],
                          env=env, capture_output=True, text=True, check=True).stdout
     assert "optee-tls provider" in out and "status: active" in out, out
+
+
+def test_install_refuses_unknown_modules_dir(tmp_path):
+    """Without pkg-config for the target's libcrypto (cross builds), install
+    must not guess: it names the variable to set instead of writing the
+    provider to DESTDIR/optee.so."""
+    dest = tmp_path / "dest"
+    res = subprocess.run(["make", "-s", "-C", str(ROOT / "engine"), "install",
+                          f"DESTDIR={dest}", "PKG_CONFIG=false", "MODULESDIR=",
+                          f"BUILD={BUILD}"], capture_output=True, text=True)
+    assert res.returncode != 0
+    assert "set MODULESDIR=" in res.stderr
+    assert not (dest / "optee.so").exists()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (IS_ROOT, NOBODY, TEE_SIM_CTL, TEE_SIMD, Sim,
+from conftest import (IS_ROOT, foreign_helpers, NOBODY, TEE_SIM_CTL, TEE_SIMD, Sim,
                       as_user_prefix, stop_process)
 import sim_teec as T
 
@@ -509,7 +509,8 @@ def test_user_drops_privileges():
         assert st.st_uid == NOBODY and stat.S_IMODE(st.st_mode) == 0o700
         # Root and nobody clients both reach it; instances run as nobody.
         for prefix in ([], as_user_prefix()):
-            r = sim.run(prefix + [sys.executable, str(HERE / "sim_teec.py"),
+            r = sim.run(prefix + [sys.executable,
+                                  str(foreign_helpers() / "sim_teec.py"),
                                   "info", "--login", "user"])
             out = json.loads(r.stdout)
             assert out["result"] == T.TEEC_SUCCESS, out

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import IS_ROOT, NOBODY, TEE_SIMD, as_user_prefix, stop_process
+from conftest import (IS_ROOT, NOBODY, TEE_SIMD, as_user_prefix,
+                      foreign_helpers, stop_process)
 import sim_teec as T
 
 HERE = Path(__file__).resolve().parent
@@ -50,8 +51,8 @@ class VerboseSim:
 
     def client(self, *args, prefix=()):
         """Run sim_teec.py info ARGS (as another user with prefix)."""
-        r = subprocess.run(list(prefix) + [sys.executable,
-                                           str(HERE / "sim_teec.py"),
+        script = (foreign_helpers() if prefix else HERE) / "sim_teec.py"
+        r = subprocess.run(list(prefix) + [sys.executable, str(script),
                                            "info", *args],
                            env=self.env, capture_output=True, text=True,
                            timeout=60, check=True)

@@ -19,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 
-from conftest import NOBODY, as_user_prefix
+from conftest import NOBODY, as_user_prefix, foreign_helpers
 from teec import (
     P, Otls, Tee, TEE_ERROR_ACCESS_DENIED, TEE_SUCCESS, TEEC_LOGIN_GROUP,
     TEEC_LOGIN_PUBLIC, TEEC_LOGIN_USER, err_name, parse_desc, parse_list,
@@ -42,7 +42,8 @@ def osim(sim):
 def as_client(sim, uid, gid, login, cmd, *params, conn_gid=None):
     """Run one invocation in a helper process as uid/gid; returns the JSON
     answer of teec.py (rc, params)."""
-    args = [sys.executable, str(TEEC_PY), "--socket", str(sim.socket),
+    script = TEEC_PY if uid == os.geteuid() else foreign_helpers() / "teec.py"
+    args = [sys.executable, str(script), "--socket", str(sim.socket),
             "--login", login]
     if conn_gid is not None:
         args += ["--gid", str(conn_gid)]
