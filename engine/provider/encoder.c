@@ -5,8 +5,9 @@
  * -out, pkey -out, storeutl, PEM_write_bio_PrivateKey. Never key material.
  *
  * They take the private-key selection only. Public keys (pkey -pubout,
- * SubjectPublicKeyInfo PEM/DER, text) are written by the other providers'
- * encoders: our keymgmt exports the public parts to them.
+ * SubjectPublicKeyInfo PEM/DER, -text_pub) are written by the other
+ * providers' encoders: our keymgmt exports the public parts to them.
+ * `pkey -text` of a TEE key is encoder_text.c's.
  *
  * The reference holds nothing secret, so a cipher asked for (genpkey
  * -aes256) is not applied.

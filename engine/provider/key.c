@@ -89,6 +89,17 @@ int optee_ktype_fits(int ktype, uint32_t ta_type)
 	return 0;
 }
 
+const struct optee_policy_word optee_policy_words[] = {
+	{ "ecdsa", OTLS_ALLOW_ECDSA },
+	{ "pkcs1", OTLS_ALLOW_RSA_PKCS1 },
+	{ "pkcs1-digestinfo", OTLS_ALLOW_RSA_PKCS1_DIGESTINFO },
+	{ "pss", OTLS_ALLOW_RSA_PSS },
+	{ "ed25519", OTLS_ALLOW_ED25519 },
+	{ "decrypt-pkcs1", OTLS_ALLOW_DECRYPT_PKCS1 },
+	{ "decrypt-oaep", OTLS_ALLOW_DECRYPT_OAEP },
+	{ NULL, 0 }
+};
+
 static const struct {
 	uint32_t bits;
 	const char *names[4];	/* first: how OpenSSL reports it */

@@ -55,6 +55,16 @@ int optee_ktype_from_info(const otls_key_info *info);
 /* Does a TA key type fit an OpenSSL key type? */
 int optee_ktype_fits(int ktype, uint32_t ta_type);
 
+/*
+ * Policy words (-pkeyopt policy:...) and the OTLS_ALLOW_* bit each names,
+ * ending with { NULL, 0 }.
+ */
+struct optee_policy_word {
+	const char *word;
+	uint32_t bit;
+};
+extern const struct optee_policy_word optee_policy_words[];
+
 /* EC: curve short name as OpenSSL spells it ("prime256v1"...), or NULL. */
 const char *optee_ec_group_name(uint32_t bits);
 /* EC: curve bits for a group name (P-256, prime256v1, secp256r1...), 0 if

@@ -568,18 +568,7 @@ struct gen_ctx {
  */
 static int parse_policy(struct gen_ctx *g, const char *s)
 {
-	static const struct {
-		const char *word;
-		uint32_t bit;
-	} words[] = {
-		{ "ecdsa", OTLS_ALLOW_ECDSA },
-		{ "pkcs1", OTLS_ALLOW_RSA_PKCS1 },
-		{ "pkcs1-digestinfo", OTLS_ALLOW_RSA_PKCS1_DIGESTINFO },
-		{ "pss", OTLS_ALLOW_RSA_PSS },
-		{ "ed25519", OTLS_ALLOW_ED25519 },
-		{ "decrypt-pkcs1", OTLS_ALLOW_DECRYPT_PKCS1 },
-		{ "decrypt-oaep", OTLS_ALLOW_DECRYPT_OAEP },
-	};
+	const struct optee_policy_word *words = optee_policy_words;
 	char buf[256], *tok, *save = NULL;
 	struct otls_policy pol = { 0, OTLS_OWNER_ANY, 0, 0 };
 
@@ -607,10 +596,10 @@ static int parse_policy(struct gen_ctx *g, const char *s)
 			pol.owner_id = (uint32_t)v;
 			continue;
 		}
-		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		for (i = 0; words[i].word != NULL; i++)
 			if (strcasecmp(tok, words[i].word) == 0)
 				break;
-		if (i == sizeof(words) / sizeof(words[0]))
+		if (words[i].word == NULL)
 			return 0;
 		pol.allowed |= words[i].bit;
 	}

@@ -106,6 +106,7 @@ extern const OSSL_DISPATCH optee_rsapss_pem_encoder_functions[];
 extern const OSSL_DISPATCH optee_rsapss_der_encoder_functions[];
 extern const OSSL_DISPATCH optee_ed25519_pem_encoder_functions[];
 extern const OSSL_DISPATCH optee_ed25519_der_encoder_functions[];
+extern const OSSL_DISPATCH optee_text_encoder_functions[];
 extern const OSSL_DISPATCH optee_rsa_asym_cipher_functions[];
 
 #endif /* OPTEE_PROV_H */

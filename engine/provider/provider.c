@@ -185,11 +185,13 @@ static const OSSL_ALGORITHM decoder_algs[] = {
 };
 
 /*
- * Encoders write the key reference for a private-key selection only;
- * public keys go to the other providers' encoders through export.
+ * Encoders write the key reference (or, as text, a description) for a
+ * private-key selection only; public keys go to the other providers'
+ * encoders through export.
  * "PrivateKeyInfo" is the structure PEM_write_bio_PrivateKey asks for.
  */
 #define ENC_PROPS(out) OPTEE_PROPS ",output=" out ",structure=PrivateKeyInfo"
+#define TEXT_PROPS OPTEE_PROPS ",output=text"
 static const OSSL_ALGORITHM encoder_algs[] = {
 	{ "EC:id-ecPublicKey:1.2.840.10045.2.1", ENC_PROPS("pem"),
 	  optee_ec_pem_encoder_functions, NULL },
@@ -207,6 +209,18 @@ static const OSSL_ALGORITHM encoder_algs[] = {
 	  optee_ed25519_pem_encoder_functions, NULL },
 	{ "ED25519:1.3.101.112", ENC_PROPS("der"),
 	  optee_ed25519_der_encoder_functions, NULL },
+	/*
+	 * Text (pkey -text, EVP_PKEY_print_private): the public parts, the
+	 * label and the policy; never for the public-key selection.
+	 */
+	{ "EC:id-ecPublicKey:1.2.840.10045.2.1", TEXT_PROPS,
+	  optee_text_encoder_functions, NULL },
+	{ "RSA:rsaEncryption:1.2.840.113549.1.1.1", TEXT_PROPS,
+	  optee_text_encoder_functions, NULL },
+	{ "RSA-PSS:RSASSA-PSS:1.2.840.113549.1.1.10", TEXT_PROPS,
+	  optee_text_encoder_functions, NULL },
+	{ "ED25519:1.3.101.112", TEXT_PROPS,
+	  optee_text_encoder_functions, NULL },
 	{ NULL, NULL, NULL, NULL }
 };
 
