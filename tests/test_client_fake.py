@@ -430,3 +430,30 @@ def test_exit_without_sessions(fk):
     r = fk.one("label", "abc")
     assert r["rc"] == 0
     assert fk.calls() == []
+
+
+# ---- TA load failing once (real OP-TEE after a tee-supplicant restart) -------
+
+@pytest.mark.parametrize("debug", [None, "1"])
+def test_open_generic_failure_retried_once(fk, debug):
+    """OP-TEE answers TEEC_ERROR_GENERIC (origin TEE) to the first TA load
+    after tee-supplicant restarted while other sessions kept storage open,
+    then loads it fine: the open is retried once, the sign goes through."""
+    env = {"OPTEE_TLS_DEBUG": debug} if debug else {}
+    r, err = fk.run(*SIGN, open_="ffff0000:3;0:4", invoke=_good_sig_reply(),
+                    env=env)
+    assert r["rc"] == 0, r
+    calls = [c for _, c in fk.calls()]
+    assert calls.count("open") == 2 and calls.count("invoke 5") == 1, calls
+    if debug:
+        assert "opening a TA session failed (TEEC result 0xffff0000, origin 3" in err
+        assert "retrying once" in err
+    else:
+        assert err == ""
+
+
+def test_open_generic_failure_twice_is_reported(fk):
+    r = fk.one(*SIGN, open_="ffff0000:3", invoke=_good_sig_reply())
+    assert r["rc"] == ERR["ERR_INTERNAL"], r
+    calls = [c for _, c in fk.calls()]
+    assert calls.count("open") == 2 and "invoke 5" not in calls, calls

@@ -166,21 +166,21 @@ static int read_login(uint32_t *method, uint32_t *gid)
 	return OTLS_ERR_BAD_INPUT;
 }
 
-/* OPTEE_TLS_DEBUG=1: one line on stderr per reconnect. Read at each
- * reconnect (rare), so no state to reset after fork. */
-static void debug_reconnect(uint32_t cmd, TEEC_Result r, uint32_t origin,
-			    const char *why)
+/* OPTEE_TLS_DEBUG=1: one line on stderr per reconnect or open retry. Read
+ * each time (rare), so no state to reset after fork. */
+static void debug_line(const char *what, uint32_t cmd, TEEC_Result r,
+		       uint32_t origin, const char *why)
 {
 	const char *d = getenv("OPTEE_TLS_DEBUG");
-	char line[200];
+	char line[240];
 	int n;
 
 	if (!d || strcmp(d, "1"))
 		return;
 	n = snprintf(line, sizeof(line),
-		     "libopteetls[%d]: TA session lost (TEEC result 0x%08x, "
-		     "origin %u, command %u): %s\n", (int)getpid(), r, origin,
-		     cmd, why);
+		     "libopteetls[%d]: %s (TEEC result 0x%08x, origin %u, "
+		     "command %u): %s\n", (int)getpid(), what, r, origin, cmd,
+		     why);
 	if (n > 0) {
 		/* One write, so lines of concurrent threads never mix. */
 		ssize_t w = write(STDERR_FILENO, line,
@@ -188,6 +188,12 @@ static void debug_reconnect(uint32_t cmd, TEEC_Result r, uint32_t origin,
 				  sizeof(line) - 1);
 		(void)w;
 	}
+}
+
+static void debug_reconnect(uint32_t cmd, TEEC_Result r, uint32_t origin,
+			    const char *why)
+{
+	debug_line("TA session lost", cmd, r, origin, why);
 }
 
 /* ---- contexts (pool_mu held) ------------------------------------------ */
@@ -311,6 +317,18 @@ static int slot_open(struct slot *sl)
 			ctx_retire_locked(c);
 			ctx_put_locked(c);
 			pthread_mutex_unlock(&pool_mu);
+			continue;
+		}
+		/* OP-TEE fails the first TA load after tee-supplicant restarts
+		 * while another session holds storage open (a stale directory
+		 * handle: TEEC_ERROR_GENERIC from the TEE), then recovers by
+		 * itself. Seen on real OP-TEE 4.10; retry once. */
+		if (attempt == 0 && r == TEEC_ERROR_GENERIC &&
+		    origin == TEEC_ORIGIN_TEE) {
+			ctx_put_locked(c);
+			pthread_mutex_unlock(&pool_mu);
+			debug_line("opening a TA session failed", 0, r, origin,
+				   "retrying once");
 			continue;
 		}
 		ctx_put_locked(c);

@@ -7,7 +7,9 @@
  *
  * Environment:
  *   FAKE_TEEC_INIT    hex TEEC_Result of TEEC_InitializeContext (default 0)
- *   FAKE_TEEC_OPEN    "RES:ORIGIN" of TEEC_OpenSession (default 0:4)
+ *   FAKE_TEEC_OPEN    results of TEEC_OpenSession, used in order, the
+ *                     last one repeated: "R1;R2;..." with each result
+ *                     "RES:ORIGIN" (default 0:4)
  *   FAKE_TEEC_INVOKE  replies of TEEC_InvokeCommand, used in order, the
  *                     last one repeated: "R1;R2;..." with each reply
  *                     "RES:ORIGIN[:SIZE[:HEX[:A,B]]]" (RES hex, others
@@ -33,6 +35,7 @@
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static unsigned next_reply;
+static unsigned next_open;
 
 static void logf_(const char *fmt, unsigned v)
 {
@@ -88,8 +91,21 @@ EXPORT TEEC_Result TEEC_OpenSession(TEEC_Context *ctx, TEEC_Session *sess,
 	(void)op;
 	memset(sess, 0, sizeof(*sess));
 	if (s && *s) {
-		const char *c = strchr(s, ':');
+		const char *c;
+		unsigned i;
 
+		pthread_mutex_lock(&mu);
+		/* Skip to this call's result; stay on the last one. */
+		for (i = 0; i < next_open; i++) {
+			const char *semi = strchr(s, ';');
+
+			if (!semi)
+				break;
+			s = semi + 1;
+		}
+		next_open++;
+		pthread_mutex_unlock(&mu);
+		c = strchr(s, ':');
 		res = (uint32_t)strtoul(s, NULL, 16);
 		if (c)
 			org = (uint32_t)strtoul(c + 1, NULL, 10);
