@@ -28,30 +28,15 @@ openssl x509 -req -in "$DEMO/tls-server.csr" -CA "$DEMO/ca.pem" -CAkey "$DEMO/ca
 openssl verify -CAfile "$DEMO/ca.pem" "$DEMO/tls-server.crt"
 
 step "4. nginx (master + 2 workers) serving HTTPS with the key in the TEE"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-echo "<h1>Hello from a key that lives in TrustZone</h1>" > "$DEMO/www/index.html"
-cat > "$DEMO/nginx.conf" <<CONF
-worker_processes 2;
-error_log $DEMO/logs/error.log notice;
-pid $DEMO/nginx.pid;
-env OPENSSL_CONF; env OPENSSL_MODULES; env OPTEE_SIM_SOCKET; env LD_LIBRARY_PATH;
-events { worker_connections 64; }
-http {
-    access_log $DEMO/logs/access.log;
-    client_body_temp_path $DEMO/tmp; proxy_temp_path $DEMO/tmp;
-    fastcgi_temp_path $DEMO/tmp; uwsgi_temp_path $DEMO/tmp; scgi_temp_path $DEMO/tmp;
-    server {
-        listen 127.0.0.1:$PORT ssl;
-        ssl_certificate     $DEMO/tls-server.crt;
-        ssl_certificate_key $DEMO/tls-server.key.pem;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        root $DEMO/www;
-    }
-}
-CONF
-mkdir -p "$DEMO/tmp"
-nginx -p "$DEMO" -c "$DEMO/nginx.conf"
-NGINX_PID=$(cat "$DEMO/nginx.pid")
+# The same nginx configuration the tests use (tests/nginx/nginx.conf.in).
+TLSUTIL="$ROOT/.venv/bin/python $ROOT/tests/tlsutil.py"
+PORT=$($TLSUTIL free-port)
+CONF=$($TLSUTIL nginx-conf --prefix "$DEMO/nginx" --port "$PORT" \
+    --cert "$DEMO/tls-server.crt" --key "$DEMO/tls-server.key.pem" --workers 2 \
+    --env OPENSSL_CONF --env OPENSSL_MODULES --env OPTEE_SIM_SOCKET --env LD_LIBRARY_PATH \
+    --html "<h1>Hello from a key that lives in TrustZone</h1>")
+nginx -p "$DEMO/nginx" -c "$CONF"
+NGINX_PID=$(cat "$DEMO/nginx/nginx.pid")
 trap 'kill "$NGINX_PID" 2>/dev/null || true' EXIT
 i=0; until curl -s -o /dev/null --cacert "$DEMO/ca.pem" "https://localhost:$PORT/" || [ $i -ge 100 ]; do i=$((i+1)); sleep 0.1; done
 

@@ -7,5 +7,5 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DEMO="$ROOT/build/demo"
 rm -rf "$DEMO"
-mkdir -p "$DEMO/store" "$DEMO/www" "$DEMO/logs"
+mkdir -p "$DEMO/store"
 exec "$ROOT/sim/with-sim" --store "$DEMO/store" "$ROOT/scripts/demo-steps.sh" "$DEMO"
