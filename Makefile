@@ -1,4 +1,4 @@
-# optee-tls: make demo | make check | make bench
+# optee-tls: make demo | make check | make bench | make install
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 BUILD ?= $(TOP)/build
 VENV := $(TOP)/.venv
@@ -27,7 +27,22 @@ bench: deps
 	$(MAKE) all
 	$(VENV)/bin/python $(TOP)/scripts/bench.py
 
+# Installs the normal-world parts (tests/install_manifest.py lists them):
+#   make install DESTDIR=/tmp/root PREFIX=/usr
+# The TA is built with OP-TEE's TA dev kit instead (ta/Makefile).
+# A distribution build passes TEEC_CFLAGS/TEEC_LIBS for its libteec (then the
+# simulator is not built), MODULESDIR/ENGINESDIR when pkg-config cannot tell,
+# and IN_TREE_RPATH= to keep rpaths out of the installed files.
+PREFIX ?= /usr/local
+DESTDIR ?=
+INSTALL_VARS = DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) BUILD=$(BUILD)
+TEEC_FROM_USER := $(filter command line environment,$(origin TEEC_LIBS))
+
+install: $(if $(TEEC_FROM_USER),,sim)
+	$(MAKE) -C engine install $(INSTALL_VARS)
+	if [ -f provisioning/Makefile ]; then $(MAKE) -C provisioning install $(INSTALL_VARS); fi
+
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all deps sim engine check demo bench clean
+.PHONY: all deps sim engine check demo bench install clean
