@@ -43,10 +43,9 @@ static const struct alg_desc algs[] = {
 	  OTLS_ALLOW_RSA_PKCS1, TEE_ALG_RSASSA_PKCS1_V1_5_SHA384, 48 },
 	{ OTLS_ALG_RSA_PKCS1_SHA512, KIND_PKCS1, OTLS_KEY_RSA,
 	  OTLS_ALLOW_RSA_PKCS1, TEE_ALG_RSASSA_PKCS1_V1_5_SHA512, 64 },
-#ifdef TEE_ALG_RSASSA_PKCS1_V1_5
+	/* tee_alg chosen from the DigestInfo (see digestinfo_alg()). */
 	{ OTLS_ALG_RSA_PKCS1_DIGESTINFO, KIND_DIGESTINFO, OTLS_KEY_RSA,
-	  OTLS_ALLOW_RSA_PKCS1_DIGESTINFO, TEE_ALG_RSASSA_PKCS1_V1_5, 0 },
-#endif
+	  OTLS_ALLOW_RSA_PKCS1_DIGESTINFO, 0, 0 },
 	{ OTLS_ALG_RSA_PSS_SHA256, KIND_PSS, OTLS_KEY_RSA, OTLS_ALLOW_RSA_PSS,
 	  TEE_ALG_RSASSA_PKCS1_PSS_MGF1_SHA256, 32 },
 	{ OTLS_ALG_RSA_PSS_SHA384, KIND_PSS, OTLS_KEY_RSA, OTLS_ALLOW_RSA_PSS,
@@ -88,6 +87,63 @@ static uint32_t ecdsa_alg(uint32_t bits)
 	if (bits == 384)
 		return TEE_ALG_ECDSA_P384;
 	return TEE_ALG_ECDSA_P521;
+#endif
+}
+
+/*
+ * DER prefixes of the DigestInfo of the SHA-1 and SHA-2 hashes GP has a
+ * PKCS#1 v1.5 algorithm for (RFC 8017 9.2, note 1). A DigestInfo that is one of these
+ * is signed with the per-hash algorithm over the bare digest: every OP-TEE
+ * core library has those. Anything else goes to OP-TEE's raw-DigestInfo
+ * extension TEE_ALG_RSASSA_PKCS1_V1_5, which only some cores implement
+ * (libtomcrypt does; mbedTLS does not, CFG_CRYPTO_RSASSA_NA1=n): there
+ * TEE_AllocateOperation answers TEE_ERROR_NOT_SUPPORTED, passed on as is.
+ */
+struct di_prefix {
+	uint32_t tee_alg;
+	uint8_t hash_len;
+	uint8_t len;
+	uint8_t der[19];
+};
+
+static const struct di_prefix di_prefixes[] = {
+	{ TEE_ALG_RSASSA_PKCS1_V1_5_SHA1, 20, 15,
+	  { 0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a,
+	    0x05, 0x00, 0x04, 0x14 } },
+	{ TEE_ALG_RSASSA_PKCS1_V1_5_SHA224, 28, 19,
+	  { 0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+	    0x03, 0x04, 0x02, 0x04, 0x05, 0x00, 0x04, 0x1c } },
+	{ TEE_ALG_RSASSA_PKCS1_V1_5_SHA256, 32, 19,
+	  { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+	    0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20 } },
+	{ TEE_ALG_RSASSA_PKCS1_V1_5_SHA384, 48, 19,
+	  { 0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+	    0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30 } },
+	{ TEE_ALG_RSASSA_PKCS1_V1_5_SHA512, 64, 19,
+	  { 0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+	    0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40 } },
+};
+
+/* Per-hash algorithm for a DigestInfo and the offset of its digest, or
+ * the raw-DigestInfo algorithm (0 if the dev kit has none) and offset 0. */
+static uint32_t digestinfo_alg(const uint8_t *di, size_t len, size_t *skip)
+{
+	size_t n = 0;
+
+	for (n = 0; n < sizeof(di_prefixes) / sizeof(di_prefixes[0]); n++) {
+		const struct di_prefix *p = &di_prefixes[n];
+
+		if (len == (size_t)p->len + p->hash_len &&
+		    !memcmp(di, p->der, p->len)) {
+			*skip = p->len;
+			return p->tee_alg;
+		}
+	}
+	*skip = 0;
+#ifdef TEE_ALG_RSASSA_PKCS1_V1_5
+	return TEE_ALG_RSASSA_PKCS1_V1_5;
+#else
+	return 0;
 #endif
 }
 
@@ -214,6 +270,7 @@ TEE_Result otls_cmd_sign(struct otls_session *s,
 	uint32_t bits = 0;
 	size_t in_len = params[2].memref.size;
 	size_t feed = 0;
+	size_t skip = 0;
 	size_t sig_len = 0;
 	size_t n = 0;
 	size_t em_len = 0;
@@ -297,6 +354,16 @@ TEE_Result otls_cmd_sign(struct otls_session *s,
 	} else {
 		memcpy(s->in, params[2].memref.buffer, in_len);
 		data = s->in;
+	}
+	/* Chosen from the private copy, which cannot change any more. */
+	if (alg->kind == KIND_DIGESTINFO) {
+		tee_alg = digestinfo_alg(s->in, in_len, &skip);
+		if (!tee_alg) {
+			res = TEE_ERROR_NOT_SUPPORTED;
+			goto out;
+		}
+		data = s->in + skip;
+		feed = in_len - skip;
 	}
 
 	res = start_op(tee_alg, TEE_MODE_SIGN, slot, &op);

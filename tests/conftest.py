@@ -85,7 +85,7 @@ class Sim:
 
     def __init__(self, workdir: Path, huk: str | None = None,
                  without_ta: bool = False, user: str | None = None,
-                 verbose: bool = False):
+                 verbose: bool = False, core_crypto: str | None = None):
         self.workdir = workdir
         self.socket = workdir / "tee.sock"
         self.store = workdir / "store"
@@ -93,6 +93,7 @@ class Sim:
         self.without_ta = without_ta
         self.user = user
         self.verbose = verbose
+        self.core_crypto = core_crypto  # "tomcrypt" (default) or "mbedtls"
         self.proc: subprocess.Popen | None = None
         self.log = workdir / "tee-simd.log"
         self.env = dict(os.environ)
@@ -126,6 +127,8 @@ class Sim:
             args += ["--user", self.user]
         if self.verbose:
             args.append("--verbose")
+        if self.core_crypto:
+            args += ["--core-crypto", self.core_crypto]
         self.workdir.mkdir(parents=True, exist_ok=True)
         logf = open(self.log, "ab")
         self.proc = subprocess.Popen(args, stdout=logf, stderr=logf,

@@ -90,6 +90,9 @@ static void usage(FILE *f)
 "                   binding the socket\n"
 "  --without-ta     behave as a TEE on which the optee-tls TA is not\n"
 "                   installed (OpenSession: TEEC_ERROR_ITEM_NOT_FOUND)\n"
+"  --core-crypto LIB  the OP-TEE core's crypto library: tomcrypt (default)\n"
+"                   or mbedtls (CFG_CRYPTOLIB_NAME=mbedtls: no raw-DigestInfo\n"
+"                   PKCS#1 v1.5 signing, TEE_ALG_RSASSA_PKCS1_V1_5)\n"
 "  --pidfile FILE   write the daemon's pid once it accepts connections\n"
 "  --verbose        log sessions (identity, instance pid) to stderr\n"
 "  --help, --version\n");
@@ -375,6 +378,7 @@ int main(int argc, char **argv)
 		{ "user", required_argument, NULL, 'u' },
 		{ "without-ta", no_argument, NULL, 'W' },
 		{ "pidfile", required_argument, NULL, 'p' },
+		{ "core-crypto", required_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -410,6 +414,12 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			pidfile_path = optarg;
+			break;
+		case 'C':
+			if (!strcmp(optarg, "mbedtls"))
+				simd_cfg.core_mbedtls = 1;
+			else if (strcmp(optarg, "tomcrypt"))
+				die("--core-crypto wants tomcrypt or mbedtls");
 			break;
 		case 'v':
 			simd_cfg.verbose = 1;

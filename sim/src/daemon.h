@@ -41,6 +41,7 @@ struct simd_config {
 	const char *store_dir;		/* absolute */
 	uint8_t huk[32];
 	int without_ta;
+	int core_mbedtls;		/* --core-crypto mbedtls */
 	int verbose;
 	uid_t daemon_euid;		/* after any privilege drop */
 };

@@ -509,6 +509,7 @@ static void open_session(const uint8_t *payload, uint32_t len,
 	cfg.store_dir = simd_cfg.store_dir;
 	memcpy(cfg.huk, simd_cfg.huk, sizeof(cfg.huk));
 	cfg.ta_uuid = ta_uuid;
+	cfg.core_mbedtls = simd_cfg.core_mbedtls;
 	sim_instance_init(&cfg);
 
 	in_request = 1;

@@ -30,6 +30,8 @@ struct sim_instance_config {
 	uint8_t huk[32];		/* simulated hardware unique key */
 	TEE_UUID ta_uuid;
 	TEE_Identity client;		/* login + client UUID (Linux tee rules) */
+	int core_mbedtls;		/* OP-TEE core built with
+					 * CFG_CRYPTOLIB_NAME=mbedtls */
 };
 void sim_instance_init(const struct sim_instance_config *cfg);
 

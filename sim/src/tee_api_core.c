@@ -42,6 +42,7 @@ void sim_instance_init(const struct sim_instance_config *cfg)
 	memcpy(sim_api.huk, cfg->huk, sizeof(sim_api.huk));
 	sim_api.ta_uuid = cfg->ta_uuid;
 	sim_api.client = cfg->client;
+	sim_api.core_mbedtls = cfg->core_mbedtls != 0;
 	sim_api.initialized = true;
 }
 

@@ -194,6 +194,11 @@ TEE_Result TEE_AllocateOperation(TEE_OperationHandle *operation,
 		return TEE_ERROR_NOT_SUPPORTED;
 	}
 
+	/* libutee knows this OP-TEE extension only with
+	 * CFG_CRYPTO_RSASSA_NA1, which an mbedTLS core forces off. */
+	if (alg == TEE_ALG_RSASSA_PKCS1_V1_5 && sim_api.core_mbedtls)
+		return TEE_ERROR_NOT_SUPPORTED;
+
 	if (is_ecdsa(alg) || is_rsassa(alg) || alg == TEE_ALG_ED25519) {
 		cls = TEE_OPERATION_ASYMMETRIC_SIGNATURE;
 		if (mode == TEE_MODE_SIGN) {

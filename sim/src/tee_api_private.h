@@ -20,6 +20,9 @@ struct sim_api_state {
 	uint8_t huk[32];
 	TEE_UUID ta_uuid;
 	TEE_Identity client;
+	/* Core crypto library: mbedTLS lacks what CFG_CRYPTO_RSASSA_NA1
+	 * gives libtomcrypt (raw-DigestInfo PKCS#1 v1.5 signing). */
+	bool core_mbedtls;
 };
 extern struct sim_api_state sim_api;
 

@@ -85,7 +85,10 @@
 #define OTLS_ALG_RSA_PKCS1_SHA256	0x0201
 #define OTLS_ALG_RSA_PKCS1_SHA384	0x0202
 #define OTLS_ALG_RSA_PKCS1_SHA512	0x0203
-/* RSASSA-PKCS1-v1_5; input is a caller-built DER DigestInfo. */
+/* RSASSA-PKCS1-v1_5; input is a caller-built DER DigestInfo. A DigestInfo
+ * of SHA-1, SHA-224, SHA-256, SHA-384 or SHA-512 works on every OP-TEE
+ * core; other input (no digest) needs OP-TEE's raw-DigestInfo algorithm,
+ * which a core built with mbedTLS lacks: TEE_ERROR_NOT_SUPPORTED there. */
 #define OTLS_ALG_RSA_PKCS1_DIGESTINFO	0x0210
 /* RSASSA-PSS with MGF1 of the same hash; value b is the salt length. */
 #define OTLS_ALG_RSA_PSS_SHA256		0x0301
