@@ -28,18 +28,11 @@ static const uint8_t client_uuid_ns[16] = {
 
 uint32_t otls_allow_implemented(void)
 {
-	uint32_t mask = ALLOW_SIGN_ALL | ALLOW_DECRYPT_ALL;
-
-#ifndef TEE_ALG_RSASSA_PKCS1_V1_5
-	mask &= ~OTLS_ALLOW_RSA_PKCS1_DIGESTINFO;
-#elif defined(TEE_CORE_API_MAJOR_VERSION)
-	/* An OP-TEE extension the core may be built without
-	 * (CFG_CRYPTO_RSASSA_NA1=n, e.g. with mbedTLS). */
-	if (TEE_IsAlgorithmSupported(TEE_ALG_RSASSA_PKCS1_V1_5,
-				     TEE_CRYPTO_ELEMENT_NONE) != TEE_SUCCESS)
-		mask &= ~OTLS_ALLOW_RSA_PKCS1_DIGESTINFO;
-#endif
-	return mask;
+	/* Caller DigestInfos of SHA-1 and SHA-2 are signed with the per-hash
+	 * GP algorithms every core has; only other input needs OP-TEE's
+	 * raw-DigestInfo extension, and a core without it (mbedTLS core,
+	 * CFG_CRYPTO_RSASSA_NA1=n) refuses just that input at sign time. */
+	return ALLOW_SIGN_ALL | ALLOW_DECRYPT_ALL;
 }
 
 uint32_t otls_allow_fit(uint32_t key_type)

@@ -52,7 +52,10 @@ def test_digestinfo_every_hash_on_both_cores(sim_factory, core):
         ta = Otls(s)
         r = ta.generate("rsa", P.OTLS_KEY_RSA, 2048)
         assert r.rc == TEE_SUCCESS, err_name(r.rc)
-        pub = public_key(parse_desc(r[3].data))
+        desc = parse_desc(r[3].data)
+        pub = public_key(desc)
+        # The default policy has caller DigestInfos on both cores.
+        assert desc["policy"][0] & P.OTLS_ALLOW_RSA_PKCS1_DIGESTINFO
         for name, prefix in DIGESTINFO_PREFIX.items():
             digest = hashlib.new(name, b"per-hash " + name.encode()).digest()
             r = ta.sign("rsa", P.OTLS_ALG_RSA_PKCS1_DIGESTINFO,

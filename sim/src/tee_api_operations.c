@@ -375,6 +375,8 @@ TEE_Result TEE_IsAlgorithmSupported(uint32_t algId, uint32_t element)
 							    TEE_ERROR_NOT_SUPPORTED;
 	if (element != TEE_CRYPTO_ELEMENT_NONE)
 		return TEE_ERROR_NOT_SUPPORTED;
+	if (alg == TEE_ALG_RSASSA_PKCS1_V1_5 && sim_api.core_mbedtls)
+		return TEE_ERROR_NOT_SUPPORTED;
 	if (is_rsassa(alg) || is_rsaes(alg) || alg == TEE_ALG_RSA_NOPAD ||
 	    alg == TEE_ALG_ED25519 || is_digest(alg))
 		return TEE_SUCCESS;
