@@ -114,11 +114,12 @@ def _valid_now(cert: x509.Certificate, now: datetime.datetime) -> None:
 
 
 def check_chain(chain: list[x509.Certificate], csr: x509.CertificateSigningRequest,
-                anchors: list[x509.Certificate], what: str,
+                anchors: list[x509.Certificate] | None, what: str,
                 now: datetime.datetime | None = None) -> list[x509.Certificate]:
     """Raise EnrollError unless chain[0] certifies the CSR's key and the
-    chain leads to one of the anchors. Returns the chain without a
-    trailing anchor (what gets installed: leaf + intermediates)."""
+    chain leads to one of the anchors (anchors None: only the chain's own
+    signatures are checked). Returns what gets installed: the chain
+    without a trailing self-signed root."""
     if not chain:
         raise EnrollError(f"{what}: no certificate returned")
     now = now or datetime.datetime.now(datetime.UTC)
@@ -135,10 +136,13 @@ def check_chain(chain: list[x509.Certificate], csr: x509.CertificateSigningReque
         bc = _basic_constraints(c)
         if bc is None or not bc.ca:
             raise EnrollError(f"{what}: chain certificate {describe(c)} is not a CA")
-    anchor_spkis = {spki(a.public_key()) for a in anchors}
     top = chain[-1]
-    if spki(top.public_key()) in anchor_spkis:
-        return chain[:-1] if len(chain) > 1 else chain
+    if len(chain) > 1 and top.subject == top.issuer and _signed_by(top, top):
+        chain = chain[:-1]      # a root is the relying party's business
+    if anchors is None:
+        return chain
+    if spki(top.public_key()) in {spki(a.public_key()) for a in anchors}:
+        return chain
     for a in anchors:
         if a.subject == top.issuer and _signed_by(top, a):
             _valid_now(a, now)

@@ -1,0 +1,258 @@
+"""The ACME backend against Debian's pebble (RFC 8555 test CA), run as a
+subprocess on free loopback ports and stopped by PID.
+
+pebble validates http-01 by fetching the key authorization from our own
+responder (the backend's, on a loopback port): no "always valid" switch.
+The Debian package ships no HTTPS certificate for pebble, so the tests
+give it one from a throw-away CA, which is the backend's trust anchor.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import ssl
+import stat
+import urllib.request
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from enroll_helpers import server_process
+from optee_tls.enroll import acme
+from optee_tls.enroll.chain import spki
+from optee_tls.errors import EnrollError
+from tlsutil import (
+    OPENSSL_BIN,
+    DevCA,
+    free_port,
+    run,
+    tee_genkey,
+    world_readable_tmpdir,
+)
+
+PEBBLE = shutil.which("pebble") or "/usr/bin/pebble"
+
+
+@pytest.fixture(scope="module")
+def acme_dir():
+    d = world_readable_tmpdir("otls-acme-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def pebble_tls(acme_dir):
+    ca = DevCA(acme_dir / "pebble-tls-ca", name="test pebble HTTPS CA")
+    key, cert = ca.issue_software(acme_dir / "pebble-tls", "pebble")
+    return {"ca": ca, "key": key, "cert": cert}
+
+
+class Pebble:
+    def __init__(self, tls, directory: Path, eab: bool = False,
+                 nonce_reject: int = 0):
+        self.port, self.mgmt, self.http01, self.tls_port = (free_port() for _ in range(4))
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.tls = tls
+        cfg = {"pebble": {
+            "listenAddress": f"127.0.0.1:{self.port}",
+            "managementListenAddress": f"127.0.0.1:{self.mgmt}",
+            "certificate": str(tls["cert"]), "privateKey": str(tls["key"]),
+            "httpPort": self.http01, "tlsPort": self.tls_port,
+            "ocspResponderURL": "", "externalAccountBindingRequired": eab}}
+        if eab:
+            cfg["pebble"]["externalAccountMACKeys"] = {"kid-1": "c2VjcmV0LW1hYy1rZXk"}
+        self.config = self.dir / "pebble.json"
+        self.config.write_text(json.dumps(cfg))
+        self.log = self.dir / "pebble.log"
+        self.env = {"PATH": "/usr/bin:/bin", "PEBBLE_VA_NOSLEEP": "1",
+                    "PEBBLE_WFE_NONCEREJECT": str(nonce_reject)}
+
+    @property
+    def url(self) -> str:
+        return f"https://localhost:{self.port}/dir"
+
+    def root(self) -> Path:
+        """pebble makes new roots at each start: fetch this run's."""
+        ctx = ssl.create_default_context(cafile=str(self.tls["ca"].cert_path))
+        with urllib.request.urlopen(f"https://localhost:{self.mgmt}/roots/0",
+                                    context=ctx, timeout=30) as r:
+            pem = r.read()
+        path = self.dir / "pebble-root.pem"
+        path.write_bytes(pem)
+        return path
+
+    def options(self, **over) -> dict:
+        o = {"method": "acme", "directory": self.url,
+             "trust_anchor": str(self.tls["ca"].cert_path), "agree_tos": True,
+             "contact": ["mailto:ops@example.org"],
+             "account_key": str(self.dir / "state" / "acme-account.pem"),
+             "http01_port": self.http01, "http01_address": "127.0.0.1",
+             "timeout": 30, "deadline": 60, "backoff": 0.2}
+        o.update(over)
+        return {k: v for k, v in o.items() if v is not None}
+
+    def requests(self, what: str) -> int:
+        return self.log.read_text().count(what)
+
+
+@pytest.fixture
+def pebble_factory(pebble_tls, tmp_path):
+    stack = []
+
+    def start(**kw) -> Pebble:
+        p = Pebble(pebble_tls, tmp_path / f"pebble{len(stack)}", **kw)
+        cm = server_process([PEBBLE, "-config", str(p.config)], p.log, p.port,
+                            env=p.env)
+        cm.__enter__()
+        stack.append(cm)
+        return p
+
+    yield start
+    for cm in reversed(stack):
+        cm.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def tee(acme_dir):
+    from conftest import Sim
+    s = Sim(acme_dir / "sim")
+    s.start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def device(tee, acme_dir):
+    """A TEE key and a CSR signed by it with DNS and IP SANs."""
+    d = acme_dir / "device"
+    d.mkdir()
+    ref = tee_genkey(tee.env, "acme-device", "p256", d / "key.ref.pem")
+    csr_path = d / "device.csr"
+    run([OPENSSL_BIN, "req", "-new", "-provider", "optee", "-provider", "default",
+         "-key", str(ref), "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+         "-out", str(csr_path)], env=tee.env)
+    return {"ref": ref, "csr_path": csr_path,
+            "csr": x509.load_pem_x509_csr(csr_path.read_bytes())}
+
+
+def test_issuance_for_tee_key(pebble_factory, device):
+    pb = pebble_factory()
+    root = pb.root()
+    chain = acme.Backend(pb.options(issuer_anchor=str(root)), "web").enroll(device["csr"])
+    leaf = chain[0]
+    assert spki(leaf.public_key()) == spki(device["csr"].public_key())
+    san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["localhost"]
+    assert [str(a) for a in san.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    # leaf + pebble's intermediate, which the root signed
+    assert len(chain) == 2 and "Pebble Intermediate" in chain[1].subject.rfc4514_string()
+    leaf.verify_directly_issued_by(chain[1])
+    chain[1].verify_directly_issued_by(x509.load_pem_x509_certificate(root.read_bytes()))
+    # pebble fetched the key authorizations from our responder (no shortcut)
+    assert pb.requests("Attempting to validate w/ HTTP") >= 2
+    key = Path(pb.options()["account_key"])
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+
+
+def test_account_key_reused_across_runs(pebble_factory, device):
+    pb = pebble_factory()
+    opts = pb.options()
+    acme.Backend(opts, "web").enroll(device["csr"])
+    key = Path(opts["account_key"]).read_bytes()
+    b = acme.Backend(opts, "web")
+    chain = b.enroll(device["csr"])
+    assert Path(opts["account_key"]).read_bytes() == key
+    assert spki(chain[0].public_key()) == spki(device["csr"].public_key())
+    assert b.account.kid and "/my-account/" in b.account.kid
+
+
+def test_default_account_key_in_state_dir(pebble_factory, device, tmp_path):
+    pb = pebble_factory()
+    b = acme.Backend(pb.options(account_key=None), "web", state_dir=tmp_path / "state")
+    b.enroll(device["csr"])
+    keys = list((tmp_path / "state" / "acme").glob("account-*.pem"))
+    assert keys == [b.account_key]
+
+
+def test_wrong_issuer_anchor(pebble_factory, device, pebble_tls):
+    pb = pebble_factory()
+    opts = pb.options(issuer_anchor=str(pebble_tls["ca"].cert_path))
+    with pytest.raises(EnrollError, match="does not lead to the configured trust anchor"):
+        acme.Backend(opts, "web").enroll(device["csr"])
+
+
+def test_bad_directory_url(pebble_factory, device):
+    pb = pebble_factory()
+    with pytest.raises(EnrollError, match="directory .*: HTTP 404"):
+        acme.Backend(pb.options(directory=pb.url + "-nope"), "web").enroll(device["csr"])
+
+
+def test_not_an_acme_directory(pebble_factory, device):
+    pb = pebble_factory()
+    url = f"https://localhost:{pb.mgmt}/roots/0"      # PEM, not a directory
+    with pytest.raises(EnrollError, match="not JSON"):
+        acme.Backend(pb.options(directory=url), "web").enroll(device["csr"])
+
+
+def test_unreachable(device, pebble_tls, tmp_path):
+    pb = Pebble(pebble_tls, tmp_path / "never-started")
+    with pytest.raises(EnrollError, match=r"giving up after \d+ attempt.*refused"):
+        acme.Backend(pb.options(deadline=0.5), "web").enroll(device["csr"])
+
+
+def test_server_not_certified_by_trust_anchor(pebble_factory, device, tmp_path):
+    pb = pebble_factory()
+    other = DevCA(tmp_path / "other-ca")
+    with pytest.raises(EnrollError, match="does not verify against"):
+        acme.Backend(pb.options(trust_anchor=str(other.cert_path)), "web").enroll(
+            device["csr"])
+
+
+def test_terms_not_agreed(pebble_factory, device):
+    pb = pebble_factory()
+    with pytest.raises(EnrollError, match="newAccount refused, HTTP 403: "
+                                          "agreementRequired.*agree_tos"):
+        acme.Backend(pb.options(agree_tos=False), "web").enroll(device["csr"])
+
+
+def test_external_account_required(pebble_factory, device):
+    pb = pebble_factory(eab=True)
+    with pytest.raises(EnrollError, match="newAccount refused.*externalAccountRequired"):
+        acme.Backend(pb.options(), "web").enroll(device["csr"])
+
+
+def test_challenge_fails_when_pebble_cannot_reach_responder(pebble_factory, device):
+    pb = pebble_factory()
+    elsewhere = free_port()        # our responder listens where pebble does not look
+    with pytest.raises(EnrollError, match="ACME authorization is invalid: .*"
+                                          "(refused|Connection)"):
+        acme.Backend(pb.options(http01_port=elsewhere), "web").enroll(device["csr"])
+
+
+def test_responder_port_busy(pebble_factory, device):
+    pb = pebble_factory()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", pb.http01))
+        s.listen()
+        with pytest.raises(EnrollError, match="cannot listen for the ACME http-01"):
+            acme.Backend(pb.options(), "web").enroll(device["csr"])
+
+
+def test_nonces_always_rejected(pebble_factory, device):
+    pb = pebble_factory(nonce_reject=100)
+    with pytest.raises(EnrollError, match="rejected 5 nonces in a row"):
+        acme.Backend(pb.options(), "web").enroll(device["csr"])
+
+
+def test_csr_without_names_refused_before_contact(device, tee, tmp_path, pebble_tls):
+    csr_path = tmp_path / "noname.csr"
+    run([OPENSSL_BIN, "req", "-new", "-provider", "optee", "-provider", "default",
+         "-key", str(device["ref"]), "-subj", "/O=nobody", "-out", str(csr_path)],
+        env=tee.env)
+    pb = Pebble(pebble_tls, tmp_path / "never-started")
+    with pytest.raises(EnrollError, match="names no DNS name or IP address"):
+        acme.Backend(pb.options(), "web").enroll(
+            x509.load_pem_x509_csr(csr_path.read_bytes()))
