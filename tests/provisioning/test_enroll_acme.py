@@ -21,7 +21,7 @@ from cryptography import x509
 from enroll_helpers import server_process
 from optee_tls.enroll import acme
 from optee_tls.enroll.chain import spki
-from optee_tls.errors import EnrollError
+from optee_tls.errors import EnrollError, EnrollPending
 from tlsutil import (
     OPENSSL_BIN,
     DevCA,
@@ -232,6 +232,19 @@ def test_challenge_fails_when_pebble_cannot_reach_responder(pebble_factory, devi
         acme.Backend(pb.options(http01_port=elsewhere), "web").enroll(device["csr"])
 
 
+def test_validation_in_progress_at_deadline_is_pending(pebble_factory, device):
+    pb = pebble_factory()
+    # Where pebble looks, a socket that accepts (kernel backlog) and never
+    # answers: the authorization stays "pending" while pebble waits for it.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", pb.http01))
+        s.listen()
+        opts = pb.options(http01_port=free_port(), deadline=0)
+        with pytest.raises(EnrollPending, match="authorization still pending") as e:
+            acme.Backend(opts, "web").enroll(device["csr"])
+    assert e.value.retry_after > 0
+
+
 def test_responder_port_busy(pebble_factory, device):
     pb = pebble_factory()
     with socket.socket() as s:
@@ -256,3 +269,23 @@ def test_csr_without_names_refused_before_contact(device, tee, tmp_path, pebble_
     with pytest.raises(EnrollError, match="names no DNS name or IP address"):
         acme.Backend(pb.options(), "web").enroll(
             x509.load_pem_x509_csr(csr_path.read_bytes()))
+
+
+def test_account_key_problems(pebble_tls, device, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    pb = Pebble(pebble_tls, tmp_path / "never-started")    # refused before contact
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a key\n")
+    rsa_key = tmp_path / "rsa.pem"
+    rsa_key.write_bytes(rsa.generate_private_key(65537, 2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for path, message in [(garbage, "is unreadable.*move it away"),
+                          (rsa_key, "is not a P-256 key"),
+                          (blocker / "account.pem", "cannot store the ACME account key")]:
+        b = acme.Backend(pb.options(account_key=str(path)), "web")
+        with pytest.raises(EnrollError, match=message):
+            b.account = acme.Account(b.account_key)
