@@ -23,6 +23,7 @@ from optee_tls.errors import EnrollError, EnrollPending
 from tlsutil import DevCA, free_port, make_csr, tee_genkey, world_readable_tmpdir
 
 EST_SERVER = Path(__file__).resolve().parent / "est_server.py"
+TINYPROXY = shutil.which("tinyproxy") or "/usr/bin/tinyproxy"
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +236,29 @@ def test_server_not_certified_by_trust_anchor(est_server, device, est_pki):
     assert s.requests() == []
 
 
-def test_proxy_from_environment(est_server, device, monkeypatch):
+def test_through_proxy_from_environment(est_server, device, monkeypatch, tmp_path):
+    """https_proxy is honoured: the request goes through a real CONNECT
+    proxy (Debian's tinyproxy); no_proxy bypasses it."""
+    s = est_server()
+    port = free_port()
+    log = tmp_path / "tinyproxy.log"
+    conf = tmp_path / "tinyproxy.conf"
+    conf.write_text(f"Port {port}\nListen 127.0.0.1\nTimeout 30\nLogLevel Connect\n"
+                    f'LogFile "{log}"\nAllow 127.0.0.1\nMaxClients 10\n')
+    with server_process([TINYPROXY, "-d", "-c", str(conf)], tmp_path / "tp.out", port):
+        monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{port}")
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        chain = enrolled(s, device)
+        assert spki(chain[0].public_key()) == spki(device["csr"].public_key())
+        tunnels = f"CONNECT localhost:{s.port}"
+        assert log.read_text().count(tunnels) == 2       # cacerts + simpleenroll
+        monkeypatch.setenv("no_proxy", "localhost")
+        assert enrolled(s, device)
+        assert log.read_text().count(tunnels) == 2
+
+
+def test_unreachable_proxy(est_server, device, monkeypatch):
     s = est_server()
     dead = free_port()
     monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{dead}")
@@ -244,8 +267,6 @@ def test_proxy_from_environment(est_server, device, monkeypatch):
     with pytest.raises(EnrollError, match="giving up"):
         est.Backend(s.options(deadline=0), "web").enroll(device["csr"])
     assert s.requests() == []        # went to the (dead) proxy, not the server
-    monkeypatch.setenv("no_proxy", "localhost")
-    assert enrolled(s, device)
 
 
 # ---- re-enrollment: TLS client auth with the TEE key --------------------------
