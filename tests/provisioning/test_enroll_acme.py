@@ -289,3 +289,52 @@ def test_account_key_problems(pebble_tls, device, tmp_path):
         b = acme.Backend(pb.options(account_key=str(path)), "web")
         with pytest.raises(EnrollError, match=message):
             b.account = acme.Account(b.account_key)
+
+
+NGINX_HTTP01 = """\
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log {prefix}/access.log;
+    client_body_temp_path {prefix}/tmp;
+    server {{
+        listen 127.0.0.1:{port};
+        root {webroot};
+    }}
+}}
+"""
+
+
+def test_http01_through_webroot_served_by_nginx(pebble_factory, device, acme_dir):
+    """Renewal while nginx holds port 80: the challenge files go into its
+    webroot, nginx (master + worker as nobody) serves them to pebble."""
+    from tlsutil import Nginx, world_readable_tmpdir
+    pb = pebble_factory()
+    prefix = world_readable_tmpdir("otls-acme-nginx-")
+    webroot = prefix / "www"
+    webroot.mkdir(mode=0o755)
+    (prefix / "tmp").mkdir()
+    conf = prefix / "nginx.conf"
+    conf.write_text(NGINX_HTTP01.format(prefix=prefix, port=pb.http01, webroot=webroot))
+    try:
+        with Nginx(prefix, conf, pb.http01, env={"PATH": "/usr/sbin:/usr/bin:/bin"}) as ngx:
+            ngx.start()
+            opts = pb.options(http01_port=None, http01_address=None,
+                              http01_webroot=str(webroot))
+            chain = acme.Backend(opts, "web").enroll(device["csr"])
+            access = (prefix / "access.log").read_text()
+        assert spki(chain[0].public_key()) == spki(device["csr"].public_key())
+        assert access.count("GET /.well-known/acme-challenge/") >= 2
+        assert '" 200 ' in access
+        assert list((webroot / ".well-known" / "acme-challenge").iterdir()) == []
+    finally:
+        shutil.rmtree(prefix, ignore_errors=True)
+
+
+def test_http01_webroot_missing(pebble_factory, device, tmp_path):
+    pb = pebble_factory()
+    opts = pb.options(http01_webroot=str(tmp_path / "no-such-dir"))
+    with pytest.raises(EnrollError, match="http01_webroot .* is not a directory"):
+        acme.Backend(opts, "web").enroll(device["csr"])

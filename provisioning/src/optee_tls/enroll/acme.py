@@ -72,6 +72,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
                                        "(default 80)"},
         "http01_address": {"type": "string",
                            "description": "address it binds (default: all)"},
+        "http01_webroot": {"type": "string", "minLength": 1,
+                           "description": "instead of listening: write the "
+                                          "challenge files under DIR/.well-known/"
+                                          "acme-challenge/ for a running web "
+                                          "server (nginx on port 80) to serve"},
         **RETRY_SCHEMA,
     },
 }
@@ -147,6 +152,39 @@ class Account:
         sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
         return json.dumps({"protected": p64, "payload": pl64,
                            "signature": b64u(sig)}).encode()
+
+
+class _Webroot:
+    """http-01 through a web server that already serves port 80: the key
+    authorizations are files under WEBROOT/.well-known/acme-challenge/."""
+
+    def __init__(self, webroot: Path) -> None:
+        if not webroot.is_dir():
+            raise EnrollError(f"http01_webroot {webroot} is not a directory")
+        self.dir = webroot / ".well-known" / "acme-challenge"
+        self.tokens: dict[str, str] = {}
+        self.written: list[Path] = []
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True, mode=0o755)
+        except OSError as e:
+            raise EnrollError(f"cannot create {self.dir}: {e.strerror}") from e
+
+    def publish(self) -> None:
+        for token, body in self.tokens.items():
+            if "/" in token or token.startswith("."):
+                raise EnrollError(f"ACME: refusing a challenge token {token!r}")
+            path = self.dir / token
+            try:
+                path.write_text(body)
+                path.chmod(0o644)    # the web server's user reads it
+            except OSError as e:
+                raise EnrollError(f"cannot write the http-01 file {path}: "
+                                  f"{e.strerror}") from e
+            self.written.append(path)
+
+    def close(self) -> None:
+        for path in self.written:
+            path.unlink(missing_ok=True)
 
 
 class _Responder:
@@ -379,11 +417,17 @@ class Backend:
             todo.append((url, ch))
         if not todo:
             return
-        responder = _Responder(str(self.opts.get("http01_address", "")),
-                               int(self.opts.get("http01_port", 80)))
+        responder: _Webroot | _Responder
+        if self.opts.get("http01_webroot"):
+            responder = _Webroot(Path(self.opts["http01_webroot"]))
+        else:
+            responder = _Responder(str(self.opts.get("http01_address", "")),
+                                   int(self.opts.get("http01_port", 80)))
         try:
             for _, ch in todo:
                 responder.tokens[ch["token"]] = f"{ch['token']}.{self.account.thumbprint}"
+            if isinstance(responder, _Webroot):
+                responder.publish()
             for _, ch in todo:
                 self._post(t, ch["url"], {}, "challenge", started)
             for url, _ in todo:
