@@ -401,8 +401,11 @@ def test_unsupported(sim, tmp_path):
 
 
 def test_generation_errors(sim, tmp_path):
-    base = ["genpkey", "-propquery", "provider=optee", "-algorithm", "EC"]
+    base = ["genpkey", "-propquery", "provider=optee", "-algorithm", "EC",
+            "-pkeyopt", "group:P-256"]
     fails_with(sim, "no key label given", *base)
+    # No curve: refused, as the default provider refuses it.
+    fails_with(sim, "no EC curve given", *base[:-2], "-pkeyopt", "label:nc")
     fails_with(sim, "malformed key reference", *base, "-pkeyopt",
                "label:bad/label")
     fails_with(sim, "invalid parameter", *base, "-pkeyopt", "label:p",

@@ -171,7 +171,8 @@ def test_policy_refusal(sim, tmp_path, plain_env):
     assert out == b"secret"
     # Decryption families are RSA-only.
     fails_with(sim, "invalid parameter", "genpkey", "-propquery",
-               "provider=optee", "-algorithm", "EC", "-pkeyopt", "label:ecd",
+               "provider=optee", "-algorithm", "EC", "-pkeyopt", "group:P-256",
+               "-pkeyopt", "label:ecd",
                "-pkeyopt", "policy:ecdsa,decrypt-pkcs1")
 
 
@@ -206,7 +207,7 @@ def test_unsupported_oaep_and_paddings(sim, tmp_path, plain_env):
 def test_decrypt_needs_rsa_tee_key(sim, tmp_path, plain_env):
     ec = tmp_path / "ec.pem"
     openssl(sim, "genpkey", "-propquery", "provider=optee", "-algorithm", "EC",
-            "-pkeyopt", "label:ec", "-out", ec)
+            "-pkeyopt", "group:P-256", "-pkeyopt", "label:ec", "-out", ec)
     ct = tmp_path / "ct"
     ct.write_bytes(os.urandom(256))
     res = openssl(sim, "pkeyutl", "-decrypt", "-inkey", ec, "-in", ct,

@@ -116,7 +116,8 @@ def test_provider_loads_without_tee(sim, tmp_path, soft_keys):
     stopped the provider still loads and ordinary keys still work."""
     genkey_ref = tmp_path / "ec.pem"
     openssl(sim, "genpkey", "-propquery", "provider=optee", "-algorithm", "EC",
-            "-pkeyopt", "label:ec", "-out", genkey_ref)
+            "-pkeyopt", "group:P-256", "-pkeyopt", "label:ec", "-out",
+            genkey_ref)
     sim.stop()
     out = openssl(sim, "list", "-providers").stdout.decode()
     assert "optee-tls provider" in out and out.count("status: active") == 2

@@ -355,9 +355,7 @@ end:
 static const char *default_digest(const optee_key *key)
 {
 	switch (key->ktype) {
-	case OPTEE_KT_EC:
-		return key->info.bits >= 521 ? "SHA512"
-		       : key->info.bits >= 384 ? "SHA384" : "SHA256";
+	case OPTEE_KT_EC:	/* the default provider: SHA-256 for every curve */
 	case OPTEE_KT_RSA:
 	case OPTEE_KT_RSA_PSS:
 		return "SHA256";
@@ -624,7 +622,7 @@ static void *km_gen_init(void *provctx, int ktype, int selection,
 	g->selection = selection;
 	switch (ktype) {
 	case OPTEE_KT_EC:
-		g->bits = 256;
+		g->bits = 0;	/* no default curve, as the default provider */
 		break;
 	case OPTEE_KT_RSA:
 	case OPTEE_KT_RSA_PSS:
@@ -794,6 +792,12 @@ static void *km_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
 	if (!g->have_label) {
 		OPTEE_ERR(g->prov, OPTEE_R_MISSING_LABEL,
 			  "name the key: -pkeyopt label:NAME");
+		return NULL;
+	}
+	if (g->ktype == OPTEE_KT_EC && g->bits == 0) {
+		OPTEE_ERR(g->prov, OPTEE_R_BAD_PARAM,
+			  "no EC curve given: -pkeyopt group:P-256 (or P-384, "
+			  "P-521)");
 		return NULL;
 	}
 	switch (g->ktype) {

@@ -29,6 +29,12 @@
 #include <openssl/rsa.h>
 #include "key.h"
 
+/* OpenSSL >= 3.1's default for signing: the digest length, capped by the
+ * key (defined here too so a 3.0 build loaded by 3.1+ behaves the same). */
+#ifndef RSA_PSS_SALTLEN_AUTO_DIGEST_MAX
+#define RSA_PSS_SALTLEN_AUTO_DIGEST_MAX -4
+#endif
+
 enum sig_family { FAM_ECDSA = 1, FAM_RSA, FAM_ED25519 };
 enum sig_op { OP_NONE, OP_SIGN, OP_VERIFY };
 
@@ -174,7 +180,10 @@ static void *sig_newctx(void *provctx, const char *propq, int family)
 	c->prov = provctx;
 	c->family = family;
 	c->pad = RSA_PKCS1_PADDING;
-	c->saltlen = RSA_PSS_SALTLEN_AUTO;
+	/* The running libcrypto's default provider's default salt length:
+	 * "auto" (the maximum) before 3.1, "auto-digestmax" since. */
+	c->saltlen = OpenSSL_version_num() >= 0x30100000L
+		     ? RSA_PSS_SALTLEN_AUTO_DIGEST_MAX : RSA_PSS_SALTLEN_AUTO;
 	if (propq != NULL && (c->propq = OPENSSL_strdup(propq)) == NULL) {
 		OPENSSL_free(c);
 		return NULL;
@@ -331,10 +340,8 @@ static int pss_salt_value(const struct sig_ctx *c, size_t hlen)
 	case RSA_PSS_SALTLEN_AUTO:
 	case RSA_PSS_SALTLEN_MAX:
 		return max;
-#ifdef RSA_PSS_SALTLEN_AUTO_DIGEST_MAX
 	case RSA_PSS_SALTLEN_AUTO_DIGEST_MAX:
 		return (int)hlen < max ? (int)hlen : max;
-#endif
 	}
 	return c->saltlen;
 }
@@ -588,10 +595,9 @@ static int dsig_init(struct sig_ctx *c, const char *mdname, void *provkey,
 		}
 		return 1;
 	}
+	/* As the default provider (and keymgmt's default digest): SHA-256. */
 	if (mdname == NULL || mdname[0] == '\0')
-		mdname = c->family == FAM_ECDSA && c->key->info.bits >= 384
-			 ? (c->key->info.bits >= 521 ? "SHA512" : "SHA384")
-			 : "SHA256";
+		mdname = "SHA256";
 	if (!set_digest(c, mdname, c->propq))
 		return 0;
 	if (c->mdctx == NULL && (c->mdctx = EVP_MD_CTX_new()) == NULL)
