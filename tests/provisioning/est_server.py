@@ -118,6 +118,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: bytes = b"", ctype: str = "text/plain",
               headers: dict | None = None, entry: dict | None = None) -> None:
+        # Logged before the reply goes out: a test reading the log after
+        # its request returned must find the entry.
+        e = dict(entry or {})
+        e.update({"method": self.command, "path": self.path, "status": status})
+        self.state.log(e)
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         if ctype.startswith("application/pkcs7"):
@@ -127,9 +132,6 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-        e = dict(entry or {})
-        e.update({"method": self.command, "path": self.path, "status": status})
-        self.state.log(e)
 
     def do_GET(self) -> None:
         if self.path == self._prefix() + "/cacerts":
