@@ -46,6 +46,20 @@ def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
         proc.wait(timeout=timeout)
 
 
+def stop_all(stoppers) -> None:
+    """Call every stop function, even when one of them fails; then raise
+    the first failure. Teardowns use it so that one stuck process does not
+    leave the others running."""
+    first: BaseException | None = None
+    for stop in stoppers:
+        try:
+            stop()
+        except BaseException as e:  # noqa: BLE001 (re-raised below)
+            first = first or e
+    if first is not None:
+        raise first
+
+
 def as_user_prefix(uid: int = NOBODY, gid: int = NOBODY) -> list[str]:
     """Command prefix that runs a program as another uid (needs root)."""
     return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups"]
@@ -85,7 +99,8 @@ class Sim:
 
     def __init__(self, workdir: Path, huk: str | None = None,
                  without_ta: bool = False, user: str | None = None,
-                 verbose: bool = False, core_crypto: str | None = None):
+                 verbose: bool = False, core_crypto: str | None = None,
+                 extra_args: tuple[str, ...] = ()):
         self.workdir = workdir
         self.socket = workdir / "tee.sock"
         self.store = workdir / "store"
@@ -94,6 +109,7 @@ class Sim:
         self.user = user
         self.verbose = verbose
         self.core_crypto = core_crypto  # "tomcrypt" (default) or "mbedtls"
+        self.extra_args = tuple(extra_args)
         self.proc: subprocess.Popen | None = None
         self.log = workdir / "tee-simd.log"
         self.env = dict(os.environ)
@@ -129,11 +145,20 @@ class Sim:
             args.append("--verbose")
         if self.core_crypto:
             args += ["--core-crypto", self.core_crypto]
+        args += self.extra_args
         self.workdir.mkdir(parents=True, exist_ok=True)
         logf = open(self.log, "ab")
         self.proc = subprocess.Popen(args, stdout=logf, stderr=logf,
                                      stdin=subprocess.DEVNULL)
         logf.close()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()     # a daemon that did not come up is not left behind
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -142,7 +167,7 @@ class Sim:
                 try:
                     with socket.socket(socket.AF_UNIX) as s:
                         s.connect(str(self.socket))
-                    return self
+                    return
                 except OSError:
                     pass
             time.sleep(0.02)
@@ -195,10 +220,13 @@ def sim_factory():
         sims.append(s)
         return s.start()
 
-    yield make
-    for s in sims:
-        s.stop()
-    shutil.rmtree(base, ignore_errors=True)
+    try:
+        yield make
+    finally:
+        try:
+            stop_all(s.stop for s in sims)
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import tlsutil
+from conftest import stop_all
 from test_engine import (ENGINE_ARGS, ENGINE_SO, KEY_TYPES, eng, gen_key,  # noqa: F401
                          ALLOW_DECRYPT_PKCS1, ALLOW_RSA_PKCS1, ALLOW_RSA_PSS)
 
@@ -40,16 +41,16 @@ def tls_env(tmp_path_factory):
     from conftest import Sim
     d = tmp_path_factory.mktemp("engine-tls")
     sim = Sim(d / "sim")
-    sim.start()
-    ca = tlsutil.DevCA(d / "ca")
-    idents = {}
-    for kind in KEY_TYPES:
-        idents[kind] = _identity(sim, ca, d, f"tls-{kind}", kind)
     servers: dict = {}
-    yield sim, ca, idents, servers, d
-    for srv in servers.values():
-        srv.stop()
-    sim.stop()
+    try:
+        sim.start()
+        ca = tlsutil.DevCA(d / "ca")
+        idents = {}
+        for kind in KEY_TYPES:
+            idents[kind] = _identity(sim, ca, d, f"tls-{kind}", kind)
+        yield sim, ca, idents, servers, d
+    finally:
+        stop_all([*(srv.stop for srv in servers.values()), sim.stop])
 
 
 def _identity(sim, ca, d: Path, label: str, kind: str, allowed: int = 0):

@@ -470,6 +470,9 @@ def test_stale_socket_is_replaced(tmp_path):
     (["--bogus"], 2, "usage"),
     ([], 2, "required"),
     (["--user", "no-such-user-xyz"], 1, "no such user"),
+    (["--max-per-uid", "0"], 1, "from 1 to 512"),
+    (["--max-per-uid", "513"], 1, "from 1 to 512"),
+    (["--max-per-uid", "3x"], 1, "from 1 to 512"),
 ])
 def test_bad_arguments(tmp_path, args, code, text):
     base = ["--socket", str(tmp_path / "s"), "--store", str(tmp_path / "d")]
@@ -525,3 +528,81 @@ def test_user_drops_privileges():
     finally:
         sim.stop()
         subprocess.run(["rm", "-rf", str(work)], check=False)
+
+
+# Opens N user-login sessions, prints each open's (result, origin) as one
+# JSON line, keeps them until a line arrives on stdin, then closes them.
+HOLD_SESSIONS = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import sim_teec as T
+cl = T.Client()
+assert cl.ok, hex(cl.res)
+got, held = [], []
+for _ in range(int(sys.argv[2])):
+    res, origin, sess = cl.open(T.TEEC_LOGIN_USER)
+    got.append([res, origin])
+    if sess is not None:
+        held.append(sess)
+print(json.dumps(got), flush=True)
+sys.stdin.readline()
+for s in held:
+    cl.close(s)
+cl.finalize()
+"""
+
+
+class Holder:
+    """A client process as uid that holds n sessions until release()."""
+
+    def __init__(self, sim: Sim, uid: int, n: int):
+        prefix = as_user_prefix(uid, uid) if uid else []
+        self.proc = subprocess.Popen(
+            [*prefix, sys.executable, "-c", HOLD_SESSIONS,
+             str(foreign_helpers()), str(n)], env=sim.env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert line, "holder died"
+        self.results = [tuple(r) for r in json.loads(line)]
+
+    def release(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.write("\n")
+            self.proc.stdin.flush()
+            self.proc.wait(timeout=60)
+        stop_process(self.proc)
+        self.proc.stdin.close()
+        self.proc.stdout.close()
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to act as other uids")
+def test_one_uid_cannot_take_every_slot(sim_factory):
+    """--max-per-uid 3: a fourth session of the same non-root uid is
+    refused (TEEC_ERROR_BUSY from the TEE), while another uid and root still
+    get theirs; once the first uid's sessions end, it gets slots again."""
+    sim = sim_factory("limited", extra_args=("--max-per-uid", "3"))
+    ok = (T.TEEC_SUCCESS, T.TEEC_ORIGIN_TRUSTED_APP)
+    busy = (T.TEEC_ERROR_BUSY, T.TEEC_ORIGIN_TEE)
+    holders = []
+    try:
+        a = Holder(sim, NOBODY, 4)
+        holders.append(a)
+        assert a.results == [ok, ok, ok, busy]
+        assert "refusing a connection from uid 65534" in \
+            (sim.workdir / "tee-simd.log").read_text()
+        b = Holder(sim, NOBODY - 1, 3)          # another user: unaffected
+        holders.append(b)
+        assert b.results == [ok] * 3
+        r = sim.run([sys.executable, str(HERE / "sim_teec.py"), "info",
+                     "--login", "user"], text=True)     # root: unaffected
+        assert json.loads(r.stdout)["result"] == T.TEEC_SUCCESS
+        assert len(instances(sim)) == 6
+        a.release()
+        # Its instances end and the daemon reaps them (an event, not a delay).
+        wait_until(lambda: len(instances(sim)) == 3, "a's instances gone")
+        c = Holder(sim, NOBODY, 3)
+        holders.append(c)
+        assert c.results == [ok] * 3
+    finally:
+        for h in holders:
+            h.release()

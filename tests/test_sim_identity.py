@@ -7,6 +7,7 @@ Tests that act as another uid need root (setpriv).
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -30,7 +31,8 @@ NIL = "00000000-0000-0000-0000-000000000000"
 
 
 class VerboseSim:
-    def __init__(self):
+    def __init__(self, env: dict | None = None, prefix=()):
+        """prefix: a command the daemon runs under (valgrind)."""
         # Other uids must reach the socket: pytest's tmp dirs are 0700.
         self.dir = Path(tempfile.mkdtemp(prefix="tee-sim-id."))
         os.chmod(self.dir, 0o711)
@@ -38,14 +40,18 @@ class VerboseSim:
         self.log = self.dir / "log"
         with open(self.log, "wb") as logf:
             self.proc = subprocess.Popen(
-                [str(TEE_SIMD), "--socket", str(self.socket), "--store",
-                 str(self.dir / "store"), "--verbose"],
-                stdout=logf, stderr=logf, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while "listening on" not in self.log.read_text():
-            assert self.proc.poll() is None, self.log.read_text()
-            assert time.monotonic() < deadline, "tee-simd did not start"
-            time.sleep(0.01)
+                [*prefix, str(TEE_SIMD), "--socket", str(self.socket),
+                 "--store", str(self.dir / "store"), "--verbose"],
+                stdout=logf, stderr=logf, stdin=subprocess.DEVNULL, env=env)
+        try:
+            deadline = time.monotonic() + 60
+            while "listening on" not in self.log.read_text():
+                assert self.proc.poll() is None, self.log.read_text()
+                assert time.monotonic() < deadline, "tee-simd did not start"
+                time.sleep(0.01)
+        except BaseException:
+            self.stop()
+            raise
         self.env = dict(os.environ, OPTEE_SIM_SOCKET=str(self.socket),
                         LD_LIBRARY_PATH=str(T.LIBTEEC.parent))
 
@@ -146,3 +152,102 @@ def test_group_membership_is_checked(vsim):
                                 prefix=member))
     assert vsim.identity_of(sid) == (T.TEEC_LOGIN_GROUP,
                                      str(uuid.uuid5(NS, "gid=10e1")))
+
+
+def _member(gids) -> list[str]:
+    """setpriv prefix: nobody with these supplementary groups."""
+    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
+            "--groups=" + ",".join(map(str, gids))]
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to act as nobody")
+def test_group_login_with_many_supplementary_groups(vsim):
+    """More groups than the daemon's first SO_PEERGROUPS buffer holds (64):
+    it asks again with the size the kernel gives (the ERANGE path)."""
+    gids = list(range(5000, 5100))
+    sid = expect_ok(vsim.client("--login", "group", "--gid", "5099",
+                                prefix=_member(gids)))
+    assert vsim.identity_of(sid) == (T.TEEC_LOGIN_GROUP,
+                                     str(uuid.uuid5(NS, "gid=13eb")))
+    out = vsim.client("--login", "group", "--gid", "5100",
+                      prefix=_member(gids))
+    assert (out["stage"], out["result"], out["origin"]) == (
+        "open", T.TEEC_ERROR_ACCESS_DENIED, T.TEEC_ORIGIN_COMMS)
+
+
+# getsockopt(SO_PEERGROUPS) failing with the errno in SHIM_PEERGROUPS_ERRNO
+# (LD_PRELOAD into tee-simd): the kernel answers we cannot get otherwise.
+PEERGROUPS_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
+typedef int (*getsockopt_fn)(int, int, int, void *, socklen_t *);
+int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	if (level == SOL_SOCKET && name == SO_PEERGROUPS) {
+		errno = atoi(getenv("SHIM_PEERGROUPS_ERRNO"));
+		return -1;
+	}
+	return ((getsockopt_fn)dlsym(RTLD_NEXT, "getsockopt"))(fd, level, name,
+							       val, len);
+}
+"""
+
+
+def _shimmed_sim(tmp_path, err: int, prefix=()) -> VerboseSim:
+    src = tmp_path / "shim.c"
+    src.write_text(PEERGROUPS_SHIM)
+    so = tmp_path / "peergroups-shim.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-Wall", "-Werror", "-o",
+                    str(so), str(src), "-ldl"], check=True)
+    env = dict(os.environ, LD_PRELOAD=str(so), SHIM_PEERGROUPS_ERRNO=str(err))
+    return VerboseSim(env=env, prefix=prefix)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to act as nobody")
+def test_group_login_refused_when_groups_cannot_be_read(tmp_path):
+    """SO_PEERGROUPS fails (EINVAL): the daemon reads no group list at all
+    (valgrind memcheck sees no uninitialised read) and refuses the group
+    login of a supplementary member, saying why; the primary group still
+    works (it comes with SO_PEERCRED)."""
+    valgrind = shutil.which("valgrind")
+    assert valgrind, "valgrind missing (scripts/deps/apt.txt names it)"
+    vg_logs = tmp_path / "vg"
+    vg_logs.mkdir()
+    s = _shimmed_sim(tmp_path, errno.EINVAL, prefix=[
+        valgrind, "--quiet", "--error-exitcode=99",
+        f"--log-file={vg_logs}/%p.log"])
+    try:
+        out = s.client("--login", "group", "--gid", "4321",
+                       prefix=_member([4321]))
+        assert (out["stage"], out["result"], out["origin"]) == (
+            "open", T.TEEC_ERROR_ACCESS_DENIED, T.TEEC_ORIGIN_COMMS), out
+        assert "cannot read its groups (SO_PEERGROUPS: Invalid argument)" \
+            in s.log.read_text()
+        expect_ok(s.client("--login", "group", "--gid", str(NOBODY),
+                           prefix=_member([4321])))
+    finally:
+        s.stop()
+    reports = {p.name: p.read_text() for p in vg_logs.iterdir()}
+    assert reports, "valgrind wrote no log"
+    bad = {n: t for n, t in reports.items() if t.strip()}
+    assert not bad, bad      # --quiet: a log with text is an error report
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to act as nobody")
+def test_group_login_on_a_kernel_without_peergroups(tmp_path):
+    """ENOPROTOOPT (kernel < 4.13): the groups come from /proc instead."""
+    s = _shimmed_sim(tmp_path, errno.ENOPROTOOPT)
+    try:
+        expect_ok(s.client("--login", "group", "--gid", "4321",
+                           prefix=_member([4321])))
+        out = s.client("--login", "group", "--gid", "4322",
+                       prefix=_member([4321]))
+        assert out["result"] == T.TEEC_ERROR_ACCESS_DENIED, out
+    finally:
+        s.stop()

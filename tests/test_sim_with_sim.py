@@ -116,13 +116,93 @@ def test_missing_build_says_run_make(tmp_path):
     assert r.returncode == 2 and "run make first" in r.stderr
 
 
+def _alive(pid: int, name: bytes) -> bool:
+    """pid still runs a program whose argv[0] ends with name."""
+    try:
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+    except OSError:
+        return False
+    return argv0.endswith(name)
+
+
+def _cleanup(proc: subprocess.Popen, sock: str | None, cmd_pid: int | None):
+    """Whatever happened: stop with-sim, the daemon on this test's own
+    socket and the test's own command, each by PID."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=30)
+    if sock:
+        for pid in daemons_on(sock):
+            os.kill(pid, signal.SIGKILL)
+    if cmd_pid and _alive(cmd_pid, b"sleep"):
+        os.kill(cmd_pid, signal.SIGKILL)
+    if proc.stdout:
+        proc.stdout.close()
+
+
 def test_signal_to_with_sim_stops_everything():
     proc = subprocess.Popen([str(WITH_SIM), "sh", "-c",
-                             'echo "$OPTEE_SIM_SOCKET"; exec sleep 600'],
+                             'echo "$OPTEE_SIM_SOCKET $$"; exec sleep 600'],
                             stdout=subprocess.PIPE, text=True)
-    sock = proc.stdout.readline().strip()
-    assert daemons_on(sock)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
-    assert daemons_on(sock) == []
-    assert not Path(sock).parent.exists()
+    sock = cmd_pid = None
+    try:
+        sock, pid = proc.stdout.readline().split()
+        cmd_pid = int(pid)
+        assert daemons_on(sock)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+        assert daemons_on(sock) == []
+        assert not _alive(cmd_pid, b"sleep")
+        assert not Path(sock).parent.exists()
+    finally:
+        _cleanup(proc, sock, cmd_pid)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_signal_while_command_starts_is_passed_on(sig):
+    """CMD signals with-sim as its very first act, so the signal arrives
+    while with-sim is still starting it (before or after it knows the
+    child): it must reach CMD in every case, never be lost."""
+    for _ in range(5):
+        proc = subprocess.Popen(
+            [str(WITH_SIM), "sh", "-c",
+             f'echo "$OPTEE_SIM_SOCKET $$"; kill -{int(sig)} $PPID;'
+             ' exec sleep 600'], stdout=subprocess.PIPE, text=True)
+        sock = cmd_pid = None
+        try:
+            sock, pid = proc.stdout.readline().split()
+            cmd_pid = int(pid)
+            assert proc.wait(timeout=60) == 128 + sig
+            assert daemons_on(sock) == []
+            assert not _alive(cmd_pid, b"sleep")
+            assert not Path(sock).parent.exists()
+        finally:
+            _cleanup(proc, sock, cmd_pid)
+
+
+def test_signal_during_daemon_start_stops_it(tmp_path):
+    """A signal that comes while tee-simd is starting (before CMD exists):
+    with-sim stops the daemon, does not run CMD and exits 128+N. The build
+    dir here is the real one except that bin/tee-simd first signals
+    with-sim (its parent), then runs the real daemon."""
+    build = tmp_path / "build"
+    (build / "bin").mkdir(parents=True)
+    (build / "lib").symlink_to(BUILD / "lib")
+    args_file = tmp_path / "daemon-args"
+    wrapper = build / "bin" / "tee-simd"
+    wrapper.write_text(f'#!/bin/sh\necho "$@" > {args_file}\n'
+                       f'kill -TERM $PPID\nexec {TEE_SIMD} "$@"\n')
+    wrapper.chmod(0o755)
+    marker = tmp_path / "ran"
+    proc = subprocess.Popen([str(WITH_SIM), "touch", str(marker)],
+                            env=dict(os.environ, OPTEE_TLS_BUILD=str(build)))
+    sock = None
+    try:
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+        argv = args_file.read_text().split()
+        sock = argv[argv.index("--socket") + 1]
+        assert daemons_on(sock) == []
+        assert not marker.exists()
+        assert not Path(sock).parent.exists()
+    finally:
+        _cleanup(proc, sock, None)

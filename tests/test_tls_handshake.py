@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 import tlsutil
+from conftest import stop_all
 from tlsutil import dev_ca, shared_dir, tee_keys, tls_sim  # noqa: F401 (fixtures)
 
 ECDSA = {"p256": "ecdsa_secp256r1_sha256", "p384": "ecdsa_secp384r1_sha384",
@@ -41,6 +42,7 @@ def servers(tls_sim, tee_keys, shared_dir):
     """s_server per (key type, key mode), started on first use, with one
     warm-up handshake done (its TA cost recorded separately)."""
     running: dict[tuple[str, str], tuple[tlsutil.Server, int]] = {}
+    started_servers: list[tlsutil.Server] = []   # stopped whatever happens
 
     def get(key_type: str, mode: str) -> tlsutil.Server:
         if (key_type, mode) not in running:
@@ -49,6 +51,9 @@ def servers(tls_sim, tee_keys, shared_dir):
             before = tls_sim.stats()
             srv = tlsutil.start_s_server(tls_sim.env, ident.cert, key, shared_dir,
                                          name=f"s_server-{key_type}-{mode}")
+            # Registered before the warm-up: a failing warm-up must not
+            # leave it running.
+            started_servers.append(srv)
             started = tls_sim.stats()
             h = tlsutil.s_client(srv.port, tee_keys.ca.cert_path)
             after = tls_sim.stats()
@@ -62,9 +67,10 @@ def servers(tls_sim, tee_keys, shared_dir):
             running[(key_type, mode)] = (srv, after["ta_invocations"] - started["ta_invocations"])
         return running[(key_type, mode)][0]
 
-    yield get
-    for srv, _ in running.values():
-        srv.stop()
+    try:
+        yield get
+    finally:
+        stop_all(s.stop for s in started_servers)
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import tlsutil
-from conftest import IS_ROOT
+from conftest import IS_ROOT, stop_all
 from tlsutil import dev_ca, shared_dir, tee_keys, tls_sim  # noqa: F401 (fixtures)
 
 # What nginx must pass to its workers (it clears their environment except
@@ -68,8 +68,7 @@ class NginxRunner:
         return ngx
 
     def stop_all(self):
-        for n in self.running:
-            n.stop()
+        stop_all(n.stop for n in self.running)
 
 
 @pytest.fixture
@@ -219,7 +218,8 @@ def test_nginx_concurrent_workers(nginx_runner, tls_sim, tee_keys, dev_ca, how):
     assert r.returncode == 0, r.stderr
     assert r.stdout == BODY * 50
     after = tls_sim.stats()
-    served = set(ngx.access_pids())
+    entries = ngx.access_entries(expect=250)    # 200 + 50 requests
+    served = {p for p, _, _ in entries}
     assert len(served) > 1, f"only {served} served"
     assert served <= set(ngx.worker_pids())
     new_sessions = after["sessions_opened"] - started["sessions_opened"]
@@ -228,15 +228,15 @@ def test_nginx_concurrent_workers(nginx_runner, tls_sim, tee_keys, dev_ca, how):
           f" sessions, {started['ta_invocations'] - before_start['ta_invocations']}"
           f" invocations; traffic: {new_sessions} sessions for {len(served)} "
           f"serving workers, {signs} TA invocations for "
-          f"{len(ngx.access_pids())} requests on {ngx.full_handshakes()} "
+          f"{len(entries)} requests on {ngx.full_handshakes(entries)} "
           "fully handshaken connections")
     # One TA session per worker process, not per request or per thread.
     assert new_sessions == len(served), (new_sessions, served)
     # Exactly one TA invocation (the signature) per full handshake; Python
     # threads never resume, curl runs with --no-sessionid (but reuses its
     # connections for several requests).
-    full = ngx.full_handshakes()
-    assert full == len({(p, c) for p, c, _ in ngx.access_entries()})
+    full = ngx.full_handshakes(entries)
+    assert full == len({(p, c) for p, c, _ in entries})
     assert signs == full, (signs, full)
     assert after["panics"] == started["panics"]
     assert_no_alerts(ngx)
@@ -251,11 +251,11 @@ def test_nginx_survives_simulator_restart(nginx_runner, tls_sim, tee_keys, dev_c
                             listen_opts="reuseport")
     results = parallel_gets(ngx.port, dev_ca, 20, threads=4)
     assert all(s == 200 for s, _, _ in results)
+    ngx.access_lines(expect=20)     # logged before what comes next
     tls_sim.restart()        # same socket path and store: every session is gone
-    n_before = len(ngx.access_pids())
     results = parallel_gets(ngx.port, dev_ca, 40, threads=4)
     assert all(s == 200 and b.decode() == BODY for s, b, _ in results)
-    served_after = set(ngx.access_pids()[n_before:])
+    served_after = set(ngx.access_pids(expect=60)[20:])
     st = tls_sim.stats()
     print(f"after restart: {st}; served by {served_after}")
     # each worker that served after the restart reopened its session once
@@ -276,7 +276,9 @@ def test_nginx_reload_after_simulator_restart(nginx_runner, tls_sim, tee_keys,
     tls_sim.restart()
     new_workers = ngx.reload()
     assert fetch(ngx, dev_ca) == BODY
-    assert set(ngx.access_pids()[-1:]) <= set(new_workers)
+    # The second request's line (waiting for it: nginx writes it after
+    # the response, so curl may be done first).
+    assert ngx.access_pids(expect=2)[1] in new_workers
     st = tls_sim.stats()
     print("reload after restart:", st)
     assert_no_alerts(ngx)
@@ -288,14 +290,14 @@ def test_nginx_survives_ta_panic(nginx_runner, tls_sim, tee_keys, dev_ca):
                             listen_opts="reuseport")
     results = parallel_gets(ngx.port, dev_ca, 20, threads=4)
     assert all(s == 200 for s, _, _ in results)
+    ngx.access_lines(expect=20)     # logged before what comes next
     before = tls_sim.stats()
     tls_sim.ctl("panic-instances")
     mid = tls_sim.stats()
-    n_before = len(ngx.access_pids())
     results = parallel_gets(ngx.port, dev_ca, 40, threads=4)
     assert all(s == 200 and b.decode() == BODY for s, b, _ in results)
     after = tls_sim.stats()
-    served_after = set(ngx.access_pids()[n_before:])
+    served_after = set(ngx.access_pids(expect=60)[20:])
     print(f"panic: before {before}\nmid {mid}\nafter {after}; served by {served_after}")
     assert mid["panics"] > before["panics"]
     # each worker that served afterwards reopened its session exactly once

@@ -656,18 +656,32 @@ class Nginx:
                 out += p.read_text(errors="replace")
         return out
 
-    def access_pids(self) -> list[int]:
-        if not self.access_log.exists():
-            return []
-        return [int(l.split()[0]) for l in self.access_log.read_text().splitlines()
-                if l.strip()]
+    def access_lines(self, expect: int | None = None,
+                     timeout: float = 60.0) -> list[str]:
+        """The access log's complete lines. nginx logs a request after its
+        response went out, so a client can be done before the line is
+        written: with expect=N (the requests made so far), wait until N
+        lines are there (the timeout only guards against a hang)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.access_log.read_text() if self.access_log.exists() else ""
+            # A line still being appended has no newline yet.
+            lines = [l for l in text.split("\n")[:-1] if l.strip()]
+            if expect is None or len(lines) >= expect:
+                return lines
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"access.log has {len(lines)} of {expect} "
+                                   "lines:\n" + text)
+            time.sleep(0.02)
 
-    def access_entries(self) -> list[tuple[int, int, bool]]:
+    def access_pids(self, expect: int | None = None) -> list[int]:
+        """Worker pid per logged request (see access_lines for expect)."""
+        return [int(l.split()[0]) for l in self.access_lines(expect)]
+
+    def access_entries(self, expect: int | None = None) -> list[tuple[int, int, bool]]:
         """(worker pid, connection number, full handshake?) per request."""
-        if not self.access_log.exists():
-            return []
         out = []
-        for l in self.access_log.read_text().splitlines():
+        for l in self.access_lines(expect):
             f = l.split()
             if len(f) >= 3:
                 out.append((int(f[0]), int(f[1]), f[2] != "r"))
@@ -853,9 +867,11 @@ if pytest is not None:
         from conftest import Sim  # tests/conftest.py, loaded by pytest
         s = Sim(shared_dir / "sim")
         s.start()
-        os.chmod(s.workdir, 0o755)
-        yield s
-        s.stop()
+        try:
+            os.chmod(s.workdir, 0o755)
+            yield s
+        finally:
+            s.stop()
 
     @pytest.fixture(scope="module")
     def dev_ca(shared_dir):

@@ -94,8 +94,10 @@ static void usage(FILE *f)
 "                   or mbedtls (CFG_CRYPTOLIB_NAME=mbedtls: no raw-DigestInfo\n"
 "                   PKCS#1 v1.5 signing, TEE_ALG_RSASSA_PKCS1_V1_5)\n"
 "  --pidfile FILE   write the daemon's pid once it accepts connections\n"
+"  --max-per-uid N  connections (sessions) one non-root uid may hold at\n"
+"                   once, 1..512 (default %d; the daemon holds 512)\n"
 "  --verbose        log sessions (identity, instance pid) to stderr\n"
-"  --help, --version\n");
+"  --help, --version\n", SIMD_DEFAULT_MAX_PER_UID);
 }
 
 static int hexval(int c)
@@ -238,27 +240,63 @@ static void child_setup(void)
 	sigprocmask(SIG_UNBLOCK, &unblock, NULL);
 }
 
+/* Refuse a connection before any child serves it. */
+static void refuse(int cfd, const char *why)
+{
+	/* Non-blocking: a full socket buffer must not stall us. */
+	fcntl(cfd, F_SETFL, O_NONBLOCK);
+	simd_reply_simple(cfd, SIMWIRE_ERR_BUSY, SIMWIRE_ORIGIN_TEE, why);
+	close(cfd);
+}
+
+/* Connections a uid holds now (reserved or running). */
+static int held_by(uid_t uid)
+{
+	int i, n = 0;
+
+	for (i = 0; i < SIMD_MAX_CONN; i++)
+		if (atomic_load(&simd_shared->slots[i].pid) != 0 &&
+		    simd_shared->slots[i].uid == uid)
+			n++;
+	return n;
+}
+
 static void spawn(int cfd)
 {
+	struct ucred cr;
+	socklen_t crlen = sizeof(cr);
 	int slot = -1;
 	pid_t pid;
 	int i;
 
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen)) {
+		simd_log("refusing a connection: SO_PEERCRED: %s",
+			 strerror(errno));
+		close(cfd);
+		return;
+	}
+	/* Children that ended since the last wait no longer hold a slot. */
+	reap_children();
+	if (cr.uid != 0 && held_by(cr.uid) >= simd_cfg.max_per_uid) {
+		refuse(cfd, "too many sessions for this user");
+		simd_log("refusing a connection from uid %u (pid %d): it holds "
+			 "%d connections already (--max-per-uid)",
+			 (unsigned int)cr.uid, (int)cr.pid,
+			 simd_cfg.max_per_uid);
+		return;
+	}
 	for (i = 0; i < SIMD_MAX_CONN; i++) {
 		int expected = 0;
 
 		if (atomic_compare_exchange_strong(&simd_shared->slots[i].pid,
 						   &expected, -1)) {
 			slot = i;
+			simd_shared->slots[i].uid = cr.uid;
 			break;
 		}
 	}
 	if (slot < 0) {
-		/* Non-blocking: a full socket buffer must not stall us. */
-		fcntl(cfd, F_SETFL, O_NONBLOCK);
-		simd_reply_simple(cfd, SIMWIRE_ERR_BUSY, SIMWIRE_ORIGIN_TEE,
-				  "too many sessions");
-		close(cfd);
+		refuse(cfd, "too many sessions");
 		simd_log("refusing a connection: %d connections already open",
 			 SIMD_MAX_CONN);
 		return;
@@ -379,6 +417,7 @@ int main(int argc, char **argv)
 		{ "without-ta", no_argument, NULL, 'W' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "core-crypto", required_argument, NULL, 'C' },
+		{ "max-per-uid", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -393,6 +432,7 @@ int main(int argc, char **argv)
 	sigset_t block, waitmask;
 	int c;
 
+	simd_cfg.max_per_uid = SIMD_DEFAULT_MAX_PER_UID;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -424,6 +464,19 @@ int main(int argc, char **argv)
 		case 'v':
 			simd_cfg.verbose = 1;
 			break;
+		case 'm': {
+			char *end;
+			long n;
+
+			errno = 0;
+			n = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || n < 1 ||
+			    n > SIMD_MAX_CONN)
+				die("--max-per-uid wants a number from 1 to %d",
+				    SIMD_MAX_CONN);
+			simd_cfg.max_per_uid = (int)n;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;

@@ -19,6 +19,9 @@
 #define SIMD_VERSION		"1"
 /* Connections (and so TA instances) alive at once. */
 #define SIMD_MAX_CONN		512
+/* Default share of them one non-root uid may hold (--max-per-uid): a local
+ * user must not be able to take every slot and lock the others out. */
+#define SIMD_DEFAULT_MAX_PER_UID	64
 /* Exit status of an instance that ended through sim_instance_panic(). */
 #define SIMD_EXIT_PANIC		101
 /* Code sim_instance_panic() gets when tee-sim-ctl panic-instances asks. */
@@ -28,6 +31,7 @@
 struct simd_slot {
 	atomic_int pid;		/* 0 free, -1 reserved, else the child */
 	atomic_int is_ta;	/* the child has become a TA instance */
+	uid_t uid;		/* the peer's uid (set by the parent only) */
 };
 
 /* Everything every process of one daemon shares (MAP_SHARED). */
@@ -43,6 +47,7 @@ struct simd_config {
 	int without_ta;
 	int core_mbedtls;		/* --core-crypto mbedtls */
 	int verbose;
+	int max_per_uid;		/* connections per non-root uid */
 	uid_t daemon_euid;		/* after any privilege drop */
 };
 

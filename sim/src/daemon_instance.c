@@ -117,35 +117,71 @@ static void uuid_str(char s[37], const uint8_t o[16])
 		 o[10], o[11], o[12], o[13], o[14], o[15]);
 }
 
-/* Is the peer (credentials at connect time) a member of gid? */
+/*
+ * The peer's supplementary groups at connect time (SO_PEERGROUPS), in a
+ * malloc'd array: 0, or -1 with errno (ENOPROTOOPT: the kernel is older
+ * than 4.13). Nothing is read from the array unless the kernel filled it.
+ */
+static int peer_groups(int fd, gid_t **out, size_t *count)
+{
+	socklen_t len = 64 * sizeof(gid_t);
+	gid_t *groups = NULL;
+	int tries, e = ERANGE;
+
+	for (tries = 0; tries < 3; tries++) {
+		socklen_t got = len;
+		gid_t *g = realloc(groups, len ? len : sizeof(gid_t));
+
+		if (!g) {
+			e = ENOMEM;
+			break;
+		}
+		groups = g;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &got) == 0) {
+			if (got > len) {	/* never: the kernel fits it */
+				e = EPROTO;
+				break;
+			}
+			*out = groups;
+			*count = got / sizeof(gid_t);
+			return 0;
+		}
+		e = errno;
+		if (e != ERANGE)
+			break;
+		len = got;	/* the size the kernel needs; groups may grow */
+	}
+	free(groups);
+	errno = e;
+	return -1;
+}
+
+/*
+ * Is the peer (credentials at connect time) a member of gid? When the
+ * kernel cannot tell, the answer is no (logged): a group login is never
+ * granted on a guess.
+ */
 static int peer_in_group(int fd, const struct ucred *cr, uint32_t gid)
 {
-	gid_t small[64];
-	gid_t *groups = small;
-	socklen_t len = sizeof(small);
+	gid_t *groups;
+	size_t i, n;
 	int member = 0;
-	size_t i;
 
 	if (cr->gid == gid)
 		return 1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) &&
-	    errno == ERANGE) {
-		groups = malloc(len);
-		if (!groups)
-			return 0;
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len))
-			len = 0;
-	} else if (errno == ENOPROTOOPT) {
-		len = 0;
-		groups = NULL;
-	}
-	for (i = 0; groups && i < len / sizeof(gid_t); i++)
-		if (groups[i] == gid)
-			member = 1;
-	if (groups && groups != small)
+	if (peer_groups(fd, &groups, &n) == 0) {
+		for (i = 0; i < n; i++)
+			if (groups[i] == gid)
+				member = 1;
 		free(groups);
-	if (groups || member)
 		return member;
+	}
+	if (errno != ENOPROTOOPT) {
+		simd_log("group login of pid %d refused: cannot read its "
+			 "groups (SO_PEERGROUPS: %s)", (int)cr->pid,
+			 strerror(errno));
+		return 0;
+	}
 
 	/* Old kernel: read the peer's supplementary groups from /proc. */
 	{

@@ -253,10 +253,20 @@ static TEEC_Result transact(int fd, uint16_t type, const void *fixed,
 	unsigned int i;
 	int r;
 
-	if (simwire_send(fd, type, fixed, fixed_len, m->in, m->nin))
-		return io_failure(errno, origin);
+	if (simwire_send(fd, type, fixed, fixed_len, m->in, m->nin)) {
+		int e = errno;
 
-	r = simwire_recv_hdr(fd, &hdr);
+		/* The daemon may have answered and closed before reading the
+		 * request (a connection it refuses, e.g. too many sessions):
+		 * that answer is still ours to read. */
+		if (!peer_gone(e))
+			return io_failure(e, origin);
+		r = simwire_recv_hdr(fd, &hdr);
+		if (r)
+			return io_failure(e, origin);
+	} else {
+		r = simwire_recv_hdr(fd, &hdr);
+	}
 	if (r == 1)
 		return io_failure(EPIPE, origin);
 	if (r < 0)
