@@ -87,9 +87,11 @@ class Pebble:
         o = {"method": "acme", "directory": self.url,
              "trust_anchor": str(self.tls["ca"].cert_path), "agree_tos": True,
              "contact": ["mailto:ops@example.org"],
-             "account_key": str(self.dir / "state" / "acme-account.pem"),
+             "account_key_file": str(self.dir / "state" / "acme-account.pem"),
              "http01_port": self.http01, "http01_address": "127.0.0.1",
-             "timeout": 30, "deadline": 60, "backoff": 0.2}
+             "timeout": 30, "retry": {"deadline": 60, "initial": 0.2, "max": 5}}
+        if "deadline" in over:
+            o["retry"]["deadline"] = over.pop("deadline")
         o.update(over)
         return {k: v for k, v in o.items() if v is not None}
 
@@ -141,7 +143,7 @@ def device(tee, acme_dir):
 def test_issuance_for_tee_key(pebble_factory, device):
     pb = pebble_factory()
     root = pb.root()
-    chain = acme.Backend(pb.options(issuer_anchor=str(root)), "web").enroll(device["csr"])
+    chain = acme.Backend(pb.options(issuer_anchor_file=str(root)), "web").enroll(device["csr"])
     leaf = chain[0]
     assert spki(leaf.public_key()) == spki(device["csr"].public_key())
     san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -153,7 +155,7 @@ def test_issuance_for_tee_key(pebble_factory, device):
     chain[1].verify_directly_issued_by(x509.load_pem_x509_certificate(root.read_bytes()))
     # pebble fetched the key authorizations from our responder (no shortcut)
     assert pb.requests("Attempting to validate w/ HTTP") >= 2
-    key = Path(pb.options()["account_key"])
+    key = Path(pb.options()["account_key_file"])
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
 
 
@@ -161,17 +163,17 @@ def test_account_key_reused_across_runs(pebble_factory, device):
     pb = pebble_factory()
     opts = pb.options()
     acme.Backend(opts, "web").enroll(device["csr"])
-    key = Path(opts["account_key"]).read_bytes()
+    key = Path(opts["account_key_file"]).read_bytes()
     b = acme.Backend(opts, "web")
     chain = b.enroll(device["csr"])
-    assert Path(opts["account_key"]).read_bytes() == key
+    assert Path(opts["account_key_file"]).read_bytes() == key
     assert spki(chain[0].public_key()) == spki(device["csr"].public_key())
     assert b.account.kid and "/my-account/" in b.account.kid
 
 
 def test_default_account_key_in_state_dir(pebble_factory, device, tmp_path):
     pb = pebble_factory()
-    b = acme.Backend(pb.options(account_key=None), "web", state_dir=tmp_path / "state")
+    b = acme.Backend(pb.options(account_key_file=None), "web", state_dir=tmp_path / "state")
     b.enroll(device["csr"])
     keys = list((tmp_path / "state" / "acme").glob("account-*.pem"))
     assert keys == [b.account_key]
@@ -179,7 +181,7 @@ def test_default_account_key_in_state_dir(pebble_factory, device, tmp_path):
 
 def test_wrong_issuer_anchor(pebble_factory, device, pebble_tls):
     pb = pebble_factory()
-    opts = pb.options(issuer_anchor=str(pebble_tls["ca"].cert_path))
+    opts = pb.options(issuer_anchor_file=str(pebble_tls["ca"].cert_path))
     with pytest.raises(EnrollError, match="does not lead to the configured trust anchor"):
         acme.Backend(opts, "web").enroll(device["csr"])
 
@@ -286,7 +288,7 @@ def test_account_key_problems(pebble_tls, device, tmp_path):
     for path, message in [(garbage, "is unreadable.*move it away"),
                           (rsa_key, "is not a P-256 key"),
                           (blocker / "account.pem", "cannot store the ACME account key")]:
-        b = acme.Backend(pb.options(account_key=str(path)), "web")
+        b = acme.Backend(pb.options(account_key_file=str(path)), "web")
         with pytest.raises(EnrollError, match=message):
             b.account = acme.Account(b.account_key)
 
@@ -322,7 +324,7 @@ def test_http01_through_webroot_served_by_nginx(pebble_factory, device, acme_dir
         with Nginx(prefix, conf, pb.http01, env={"PATH": "/usr/sbin:/usr/bin:/bin"}) as ngx:
             ngx.start()
             opts = pb.options(http01_port=None, http01_address=None,
-                              http01_webroot=str(webroot))
+                              http01_webroot_dir=str(webroot))
             chain = acme.Backend(opts, "web").enroll(device["csr"])
         access = (prefix / "access.log").read_text()    # nginx has stopped
         assert spki(chain[0].public_key()) == spki(device["csr"].public_key())
@@ -335,6 +337,6 @@ def test_http01_through_webroot_served_by_nginx(pebble_factory, device, acme_dir
 
 def test_http01_webroot_missing(pebble_factory, device, tmp_path):
     pb = pebble_factory()
-    opts = pb.options(http01_webroot=str(tmp_path / "no-such-dir"))
-    with pytest.raises(EnrollError, match="http01_webroot .* is not a directory"):
+    opts = pb.options(http01_webroot_dir=str(tmp_path / "no-such-dir"))
+    with pytest.raises(EnrollError, match="http01_webroot_dir .* is not a directory"):
         acme.Backend(opts, "web").enroll(device["csr"])

@@ -87,9 +87,11 @@ class EST:
     def options(self, **over) -> dict:
         o = {"method": "est", "url": f"https://localhost:{self.port}",
              "trust_anchor": str(self.pki["tls_ca"].cert_path),
-             "issuer_anchor": str(self.pki["ca"].cert_path),
+             "issuer_anchor_file": str(self.pki["ca"].cert_path),
              "username": "device", "password_file": str(self.pki["password"]),
-             "timeout": 10, "deadline": 30, "backoff": 0.2}
+             "timeout": 10, "retry": {"deadline": 30, "initial": 0.2, "max": 5}}
+        if "deadline" in over:
+            o["retry"]["deadline"] = over.pop("deadline")
         o.update(over)
         return {k: v for k, v in o.items() if v is not None}
 
@@ -335,3 +337,20 @@ def test_simplereenroll_expired_reply_keeps_nothing(est_server, device, tee,
     assert p.returncode == 2 and "expired on" in p.stderr
     assert not (tmp_path / "out.pem").exists()
     assert s.requests()[-1]["path"].endswith("/simplereenroll")
+
+
+def test_password_options_checked(est_pki):
+    base = {"url": "https://localhost:1", "trust_anchor": str(est_pki["tls_ca"].cert_path)}
+    with pytest.raises(EnrollError, match="exclude each other"):
+        est.Backend({**base, "username": "u", "password_file": "/x",
+                     "password_credential": "y"}, "web")
+    with pytest.raises(EnrollError, match="password_file given without username"):
+        est.Backend({**base, "password_file": "/x"}, "web")
+
+
+def test_retry_policy_passed_separately(est_server, device):
+    s = est_server(pending=5)
+    opts = s.options()
+    del opts["retry"]
+    with pytest.raises(EnrollPending):
+        est.Backend(opts, "web", retry={"deadline": 0}).enroll(device["csr"])

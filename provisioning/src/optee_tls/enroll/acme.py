@@ -34,7 +34,7 @@ from ..errors import EnrollError, EnrollPending
 from .base import Credential
 from .chain import check_chain, load_anchors, load_pem_certs
 from .transport import (
-    RETRY_SCHEMA,
+    TIMEOUT_SCHEMA,
     Reply,
     Transport,
     parse_retry_after,
@@ -56,7 +56,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "trust_anchor": {"type": "string", "minLength": 1,
                          "description": "PEM file of the CA(s) that certify the "
                                         "ACME server's HTTPS certificate"},
-        "issuer_anchor": {"type": "string", "minLength": 1,
+        "issuer_anchor_file": {"type": "string", "minLength": 1,
                           "description": "PEM file the issued chain must lead to "
                                          "(default: only the chain's own signatures "
                                          "are checked)"},
@@ -64,7 +64,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                                                "pattern": "^mailto:"}},
         "agree_tos": {"type": "boolean",
                       "description": "agree to the CA's terms of service"},
-        "account_key": {"type": "string", "minLength": 1,
+        "account_key_file": {"type": "string", "minLength": 1,
                         "description": "account key file (created if missing; "
                                        "default in the state directory)"},
         "http01_port": {"type": "integer", "minimum": 1, "maximum": 65535,
@@ -72,12 +72,15 @@ CONFIG_SCHEMA: dict[str, Any] = {
                                        "(default 80)"},
         "http01_address": {"type": "string",
                            "description": "address it binds (default: all)"},
-        "http01_webroot": {"type": "string", "minLength": 1,
+        "http01_webroot_dir": {"type": "string", "minLength": 1,
                            "description": "instead of listening: write the "
                                           "challenge files under DIR/.well-known/"
                                           "acme-challenge/ for a running web "
                                           "server (nginx on port 80) to serve"},
-        **RETRY_SCHEMA,
+        "retry": {"type": "object",
+                  "description": "the identity's retry policy (deadline, initial, "
+                                 "max), usually passed separately"},
+        **TIMEOUT_SCHEMA,
     },
 }
 
@@ -160,7 +163,7 @@ class _Webroot:
 
     def __init__(self, webroot: Path) -> None:
         if not webroot.is_dir():
-            raise EnrollError(f"http01_webroot {webroot} is not a directory")
+            raise EnrollError(f"http01_webroot_dir {webroot} is not a directory")
         self.dir = webroot / ".well-known" / "acme-challenge"
         self.tokens: dict[str, str] = {}
         self.written: list[Path] = []
@@ -251,16 +254,18 @@ def csr_identifiers(csr: x509.CertificateSigningRequest) -> list[dict[str, str]]
 class Backend:
     CONFIG_SCHEMA = CONFIG_SCHEMA
 
-    def __init__(self, options: dict[str, Any], identity_name: str,
+    def __init__(self, options: dict[str, Any], identity_name: str, *,
+                 retry: dict[str, Any] | None = None,
                  state_dir: Path | None = None) -> None:
         self.identity = identity_name
         self.opts = options
+        self.retry = retry if retry is not None else options.get("retry")
         self.directory_url = str(options["directory"])
         self.trust_anchor = Path(options["trust_anchor"])
-        self.issuer_anchor = (Path(options["issuer_anchor"])
-                              if options.get("issuer_anchor") else None)
-        if options.get("account_key"):
-            self.account_key = Path(options["account_key"])
+        self.issuer_anchor = (Path(options["issuer_anchor_file"])
+                              if options.get("issuer_anchor_file") else None)
+        if options.get("account_key_file"):
+            self.account_key = Path(options["account_key_file"])
         else:
             tag = hashlib.sha256(self.directory_url.encode()).hexdigest()[:16]
             base = state_dir or DEFAULT_STATE_DIR
@@ -351,7 +356,7 @@ class Backend:
         started = time.monotonic()
         identifiers = csr_identifiers(csr)
         anchors = load_anchors(self.issuer_anchor) if self.issuer_anchor else None
-        t = transport_from_options(self.opts, self.trust_anchor)
+        t = transport_from_options(self.opts, self.retry, self.trust_anchor)
         r = t.request("GET", self.directory_url, started=started)
         if r.status != 200:
             raise EnrollError(f"ACME directory {self.directory_url}: HTTP {r.status}")
@@ -418,8 +423,8 @@ class Backend:
         if not todo:
             return
         responder: _Webroot | _Responder
-        if self.opts.get("http01_webroot"):
-            responder = _Webroot(Path(self.opts["http01_webroot"]))
+        if self.opts.get("http01_webroot_dir"):
+            responder = _Webroot(Path(self.opts["http01_webroot_dir"]))
         else:
             responder = _Responder(str(self.opts.get("http01_address", "")),
                                    int(self.opts.get("http01_port", 80)))

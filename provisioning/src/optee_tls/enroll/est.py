@@ -1,7 +1,7 @@
 """EST enrollment (RFC 7030): cacerts, simpleenroll, simplereenroll.
 
 - The EST server is verified against `trust_anchor` only (explicit trust
-  anchor, RFC 7030 3.6.1); the returned chain must lead to `issuer_anchor`
+  anchor, RFC 7030 3.6.1); the returned chain must lead to `issuer_anchor_file`
   (default: the same file).
 - The first enrollment authenticates with HTTP basic auth; the password
   comes from a file or a systemd credential, never from the config.
@@ -27,7 +27,7 @@ from ..errors import EnrollError, EnrollPending
 from .base import Credential
 from .chain import check_chain, load_anchors, load_pkcs7_base64, order_chain, spki
 from .transport import (
-    RETRY_SCHEMA,
+    TIMEOUT_SCHEMA,
     Reply,
     Transport,
     credential_path,
@@ -49,7 +49,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "trust_anchor": {"type": "string", "minLength": 1,
                          "description": "PEM file of the CA(s) that certify the "
                                         "EST server's TLS certificate"},
-        "issuer_anchor": {"type": "string", "minLength": 1,
+        "issuer_anchor_file": {"type": "string", "minLength": 1,
                           "description": "PEM file the issued chain must lead to "
                                          "(default: trust_anchor)"},
         "username": {"type": "string", "minLength": 1,
@@ -62,11 +62,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "cacerts": {"type": "boolean",
                     "description": "fetch /cacerts to complete the chain "
                                    "(default true)"},
-        **RETRY_SCHEMA,
+        "retry": {"type": "object",
+                  "description": "the identity's retry policy (deadline, initial, "
+                                 "max), usually passed separately"},
+        **TIMEOUT_SCHEMA,
     },
-    "dependentRequired": {"password_file": ["username"],
-                          "password_credential": ["username"]},
-    "not": {"required": ["password_file", "password_credential"]},
 }
 
 PKCS7_TYPES = ("application/pkcs7-mime", "application/pkcs7")
@@ -75,22 +75,32 @@ PKCS7_TYPES = ("application/pkcs7-mime", "application/pkcs7")
 class Backend:
     CONFIG_SCHEMA = CONFIG_SCHEMA
 
-    def __init__(self, options: dict[str, Any], identity_name: str) -> None:
+    def __init__(self, options: dict[str, Any], identity_name: str, *,
+                 retry: dict[str, Any] | None = None) -> None:
         self.identity = identity_name
         self.opts = options
+        self.retry = retry if retry is not None else options.get("retry")
+        secrets = [k for k in ("password_file", "password_credential") if options.get(k)]
+        if len(secrets) > 1:
+            raise EnrollError(f"identity {identity_name}: EST password_file and "
+                              "password_credential exclude each other")
+        if secrets and not options.get("username"):
+            raise EnrollError(f"identity {identity_name}: EST {secrets[0]} given "
+                              "without username")
         base = str(options["url"]).rstrip("/") + "/.well-known/est"
         if options.get("label"):
             base += "/" + str(options["label"])
         self.base = base
         self.trust_anchor = Path(options["trust_anchor"])
-        self.issuer_anchor = Path(options.get("issuer_anchor") or options["trust_anchor"])
+        self.issuer_anchor = Path(options.get("issuer_anchor_file")
+                                  or options["trust_anchor"])
 
     # -- helpers -----------------------------------------------------------
 
     def _transport(self, current: Credential | None, client_file: Path | None) -> Transport:
         if current is None:
-            return transport_from_options(self.opts, self.trust_anchor)
-        return transport_from_options(self.opts, self.trust_anchor,
+            return transport_from_options(self.opts, self.retry, self.trust_anchor)
+        return transport_from_options(self.opts, self.retry, self.trust_anchor,
                                       client_cert=client_file,
                                       client_key=current.key_ref_path)
 

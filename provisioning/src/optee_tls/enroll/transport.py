@@ -10,7 +10,7 @@ One place decides how we talk to a CA over the network:
 - proxies come from the environment (https_proxy, no_proxy), as urllib
   reads them;
 - transient failures (connection errors, timeouts, 5xx, 429) are retried
-  with exponential backoff until a deadline.
+  with exponential backoff until a deadline (the identity's enroll.retry).
 """
 from __future__ import annotations
 
@@ -28,17 +28,14 @@ from typing import Any
 
 from ..errors import EnrollError
 
-# Option names shared by the network backends' CONFIG_SCHEMA.
-RETRY_SCHEMA: dict[str, Any] = {
-    "timeout": {"type": "number", "exclusiveMinimum": 0,
+# Options shared by the network backends' CONFIG_SCHEMA. The retry policy
+# itself is the identity's `enroll.retry` mapping (deadline, initial, max),
+# common to every method; the config loader hands it to the backend.
+TIMEOUT_SCHEMA: dict[str, Any] = {
+    "timeout": {"type": "number", "minimum": 1,
                 "description": "seconds for one HTTP request (default 30)"},
-    "deadline": {"type": "number", "minimum": 0,
-                 "description": "seconds to keep retrying transient failures "
-                                "and waiting on a pending request (default 300)"},
-    "backoff": {"type": "number", "exclusiveMinimum": 0,
-                "description": "first retry delay in seconds, doubled each "
-                               "time up to 60 (default 2)"},
 }
+RETRY_DEFAULTS = {"deadline": 300.0, "initial": 2.0, "max": 60.0}
 
 
 @dataclass
@@ -110,6 +107,7 @@ class Transport:
     timeout: float = 30.0
     deadline: float = 300.0
     backoff: float = 2.0
+    backoff_max: float = 60.0
     client_cert: Path | None = None
     client_key: Path | None = None
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
@@ -185,12 +183,14 @@ class Transport:
                     raise EnrollError(f"giving up after {attempt} attempt(s) "
                                       f"({self.deadline:g} s deadline): {t}") from t
                 self.sleep(wait)
-                delay = min(delay * 2, 60.0)
+                delay = min(delay * 2, self.backoff_max)
 
 
-def transport_from_options(options: dict[str, Any], trust_anchor: Path,
-                           **kw: Any) -> Transport:
+def transport_from_options(options: dict[str, Any], retry: dict[str, Any] | None,
+                           trust_anchor: Path, **kw: Any) -> Transport:
+    r = dict(RETRY_DEFAULTS)
+    r.update(retry or {})
     return Transport(trust_anchor=trust_anchor,
                      timeout=float(options.get("timeout", 30)),
-                     deadline=float(options.get("deadline", 300)),
-                     backoff=float(options.get("backoff", 2)), **kw)
+                     deadline=float(r["deadline"]), backoff=max(float(r["initial"]), 0.01),
+                     backoff_max=float(r["max"]), **kw)
