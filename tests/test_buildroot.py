@@ -22,7 +22,7 @@ from conftest import BUILD, ROOT
 BR = ROOT / "buildroot"
 HARNESS = ROOT / "tests" / "buildroot" / "harness.mk"
 sys.path.insert(0, str(ROOT / "tests" / "buildroot"))
-import brlint  # noqa: E402
+import brlint  # noqa: E402  (after the path insert)
 
 PKG_MK = {
     "optee-tls": BR / "package" / "optee-tls" / "optee-tls.mk",
@@ -126,7 +126,7 @@ def test_lint_wants_no_hash_file_for_local_sources(tmp_path):
 
 def test_package_versions_follow_the_project():
     version = re.search(r'^version = "(.*)"', (ROOT / "provisioning" / "pyproject.toml")
-                        .read_text(), re.M).group(1)
+                        .read_text(), re.MULTILINE).group(1)
     for pkg in PKG_MK:
         assert var(pkg, f"{prefix(pkg)}_VERSION") == version, pkg
 
@@ -221,3 +221,23 @@ def test_ta_missing_sign_key_is_an_error(tmp_path):
     res = harness("optee-tls-ta", "print-OPTEE_TLS_TA_MAKE_OPTS", f"TOPDIR={tmp_path}",
                   "BR_BUILDING=y", 'BR2_PACKAGE_OPTEE_TLS_TA_SIGN_KEY="keys/none.pem"')
     assert f"TA_SIGN_KEY={tmp_path}/keys/none.pem" in res.stdout
+
+
+# --- shell scripts -----------------------------------------------------------------
+
+@pytest.mark.parametrize("script", [
+    BR / "package" / "python-optee-tls" / "S40optee-tls",
+    BR / "board" / "optee-tls" / "raspberrypi3-64" / "post-image.sh",
+])
+def test_shell_scripts_pass_shellcheck(script):
+    """What Buildroot's check-package runs on init and board scripts."""
+    res = subprocess.run(["shellcheck", "-s", "sh", str(script)], capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stdout
+
+
+def test_shellcheck_reports_a_broken_script(tmp_path):
+    bad = tmp_path / "S40bad"
+    bad.write_text('#!/bin/sh\nDAEMON="bad"\nrm -rf $1/\n')
+    assert subprocess.run(["shellcheck", "-s", "sh", str(bad)],
+                          capture_output=True).returncode != 0

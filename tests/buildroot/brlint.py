@@ -142,7 +142,7 @@ def lint_mk(path: Path, tree: Path) -> list[str]:
         m = MK_ASSIGN.match(line)
         if m and (line.startswith("define ") or "=" in line):
             var = m.group(1)
-            if not (var.startswith(prefix + "_") or var.startswith("HOST_" + prefix + "_")):
+            if not var.startswith((prefix + "_", "HOST_" + prefix + "_")):
                 out.append(f"{path}:{n}: variable {var} lacks the package prefix {prefix}_")
             if var.startswith(prefix + "_") and "=" in line:
                 assigned[var[len(prefix) + 1:]] = line.split("=", 1)[1].strip()
@@ -183,8 +183,8 @@ def lint_mk(path: Path, tree: Path) -> list[str]:
 def lint_sysv(path: Path) -> list[str]:
     lines = path.read_text().splitlines()
     out = common_text(path, lines)
-    daemons = [re.match(r'^DAEMON="?([^"]*)"?$', ln) for ln in lines]
-    daemons = [m.group(1) for m in daemons if m]
+    daemons = [m.group(1) for m in (re.match(r'^DAEMON="?([^"]*)"?$', ln) for ln in lines)
+               if m]
     if len(daemons) != 1:
         out.append(f"{path}:0: define DAEMON exactly once")
     elif not re.fullmatch(r"S\d\d" + re.escape(daemons[0]), path.name):

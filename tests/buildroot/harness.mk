@@ -3,7 +3,8 @@
 # package's own BUILD/INSTALL commands and hooks run unchanged, so the test
 # checks what the .mk really does (tests/test_buildroot.py).
 #   make -f harness.mk MK=<pkg.mk> PKG=<PREFIX> SRC=<copy of the sources> \
-#        TARGET_DIR=... <step>     step: build | install-target | finalize
+#        TARGET_DIR=... [INIT=SYSTEMD|SYSV] <step>
+#   step: build | install-target | finalize
 #   make -f harness.mk MK=... print-<VARIABLE>
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/../..)
 BR2_EXTERNAL_OPTEE_TLS_PATH := $(ROOT)/buildroot
@@ -39,8 +40,11 @@ finalize: $(SRC)/.br-finalize
 .PHONY: $(SRC)/.br-build $(SRC)/.br-install-target $(SRC)/.br-finalize
 $(SRC)/.br-build:
 	$($(PKG)_BUILD_CMDS)
+# As Buildroot: INSTALL_TARGET_CMDS, the init system's INSTALL_INIT_<INIT>
+# (INIT=SYSTEMD or SYSV), then the post-install hooks.
 $(SRC)/.br-install-target:
 	$($(PKG)_INSTALL_TARGET_CMDS)
+	$(if $(INIT),$($(PKG)_INSTALL_INIT_$(INIT)))
 	$(foreach h,$($(PKG)_POST_INSTALL_TARGET_HOOKS),$(call $(h))$(sep))
 $(SRC)/.br-finalize:
 	$(foreach h,$($(PKG)_TARGET_FINALIZE_HOOKS),$(call $(h))$(sep))
