@@ -241,3 +241,44 @@ def test_shellcheck_reports_a_broken_script(tmp_path):
     bad.write_text('#!/bin/sh\nDAEMON="bad"\nrm -rf $1/\n')
     assert subprocess.run(["shellcheck", "-s", "sh", str(bad)],
                           capture_output=True).returncode != 0
+
+
+# --- board files -------------------------------------------------------------------
+
+NGINX_CONF = BR / "board" / "optee-tls" / "common" / "rootfs-overlay" / "etc" / "nginx" / \
+    "nginx.conf"
+
+
+def test_board_nginx_conf_passes_nginx_t(tmp_path):
+    """The image's nginx.conf, checked by a real nginx (`nginx -t` loads the
+    certificate and key): only the device paths are moved under tmp_path, and
+    the workers' group (tee, absent here) becomes nogroup."""
+    text = NGINX_CONF.read_text()
+    assert "user www-data tee;" in text
+    keyfile = re.search(r"^\s*ssl_certificate_key (\S+);", text, re.M).group(1)
+    certfile = re.search(r"^\s*ssl_certificate (\S+);", text, re.M).group(1)
+    assert keyfile == "/etc/optee-tls/tls-server.key.pem"
+    dev = tmp_path / "dev"
+    for path in (keyfile, certfile):
+        (dev / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=device",
+                    "-keyout", str(dev / keyfile.lstrip("/")),
+                    "-out", str(dev / certfile.lstrip("/")), "-days", "1"],
+                   check=True, capture_output=True)
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(text.replace("/etc/optee-tls/", f"{dev}/etc/optee-tls/")
+                    .replace("user www-data tee;", "user nobody nogroup;"))
+    shutil.copy("/etc/nginx/mime.types", tmp_path / "mime.types")
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    res = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(conf),
+                          "-g", f"pid {tmp_path}/nginx.pid; error_log stderr;"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "syntax is ok" in res.stderr
+    # And a broken one is refused (the check can fail).
+    conf.write_text(conf.read_text().replace("listen 443 ssl;", "listen 443 ssl"))
+    res = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(conf),
+                          "-g", f"pid {tmp_path}/nginx.pid; error_log stderr;"],
+                         capture_output=True, text=True)
+    assert res.returncode != 0
