@@ -18,3 +18,8 @@ class EnrollPending(EnrollError):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class EnrollDeferred(EnrollError):
+    """Enrollment happens outside this tool (method `none`): the CSR waits
+    for `optee-tls install-cert`. Not a failure, not retried."""

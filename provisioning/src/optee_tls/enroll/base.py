@@ -25,8 +25,14 @@ class Credential:
 
 
 class Enroller(Protocol):
-    # JSON-schema fragment (dict) validating this method's options in the
-    # config; the config schema embeds it under identities[].enroll.
+    # JSON-schema fragment (dict, "type": "object" with "properties")
+    # validating this method's options in the config. They sit flat beside
+    # `method` and `retry` under identities[].enroll; unknown fields are
+    # refused. Only the keywords listed in optee_tls/schema.py are allowed.
+    # Options named *_file, *_path, *_dir, trust_anchor, ca_cert or ca_key
+    # that hold relative paths arrive resolved against the config's
+    # directory. `Backend(options, identity_name)` gets the options without
+    # `method` and `retry` (the caller retries EnrollPending with backoff).
     CONFIG_SCHEMA: dict[str, Any]
 
     def enroll(self, csr: x509.CertificateSigningRequest, *,
