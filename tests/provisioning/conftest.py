@@ -24,6 +24,13 @@ assert _spec and _spec.loader
 _root = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_root)
 Sim = _root.Sim
+# Tests here may `from conftest import ...` the shared helpers: re-export
+# them (not the fixtures, which pytest already provides from tests/).
+for _n, _v in vars(_root).items():
+    if not _n.startswith("_") and _n not in globals() and \
+            not hasattr(_v, "_pytestfixturefunction") and \
+            "fixture" not in type(_v).__name__.lower():
+        globals()[_n] = _v
 
 EXAMPLES = ROOT / "provisioning" / "examples"
 
