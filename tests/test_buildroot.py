@@ -243,6 +243,44 @@ def test_shellcheck_reports_a_broken_script(tmp_path):
                           capture_output=True).returncode != 0
 
 
+S40 = BR / "package" / "python-optee-tls" / "S40optee-tls"
+
+
+def run_s40(tmp_path: Path, action: str, rc: int) -> tuple[subprocess.CompletedProcess, str]:
+    """S40optee-tls with a stand-in for the optee-tls CLI (the script's
+    own logic is under test: which command, the state directory, exit codes)."""
+    calls = tmp_path / "calls"
+    cli = tmp_path / "optee-tls"
+    cli.write_text(f'#!/bin/sh\necho "$@" >> {calls}\nexit {rc}\n')
+    cli.chmod(0o755)
+    env = {"PATH": "/usr/bin:/bin", "OPTEE_TLS_BIN": str(cli),
+           "STATE_DIR": str(tmp_path / "state")}
+    res = subprocess.run(["sh", str(S40), action], env=env, capture_output=True, text=True)
+    return res, calls.read_text() if calls.exists() else ""
+
+
+@pytest.mark.parametrize("action,command", [("start", "provision"), ("renew", "renew")])
+def test_init_script_runs_the_command(tmp_path, action, command):
+    res, calls = run_s40(tmp_path, action, 0)
+    assert res.returncode == 0 and res.stdout.endswith("OK\n"), res.stdout
+    assert calls == f"{command}\n"
+    assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700
+
+
+def test_init_script_reports_failure(tmp_path):
+    res, calls = run_s40(tmp_path, "start", 3)
+    assert res.returncode == 3 and res.stdout.endswith("FAIL\n"), res.stdout
+    assert calls == "provision\n"
+
+
+@pytest.mark.parametrize("action,rc", [("stop", 0), ("bogus", 1)])
+def test_init_script_other_actions_run_nothing(tmp_path, action, rc):
+    res, calls = run_s40(tmp_path, action, 0)
+    assert res.returncode == rc and calls == ""
+    if rc:
+        assert "Usage:" in res.stdout
+
+
 # --- board files -------------------------------------------------------------------
 
 NGINX_CONF = BR / "board" / "optee-tls" / "common" / "rootfs-overlay" / "etc" / "nginx" / \
