@@ -9,15 +9,26 @@ all: sim engine
 deps:
 	@$(TOP)/scripts/install-deps.sh
 
+# Two simulators: the TA with the GP backend (tee-simd) and with the
+# mbedTLS backend (tee-simd-mbedtls); make check tests both.
 sim:
 	$(MAKE) -C sim BUILD=$(BUILD)
+	$(MAKE) -C sim BUILD=$(BUILD) CFG_OPTEE_TLS_CRYPTO=mbedtls daemon
 
 engine: sim
 	$(MAKE) -C engine BUILD=$(BUILD)
 
+# The TA suites (tests/test_ta_*.py) run against both TA crypto backends
+# by themselves; the end-to-end suites run a second time with the TA's
+# mbedTLS backend.
+BACKEND_SUITES := tests/test_client.py tests/test_provider.py \
+	tests/test_provider_decrypt.py tests/test_tls_handshake.py
+
 check: deps
 	$(MAKE) all
 	$(VENV)/bin/python -m pytest -ra $(PYTEST_ARGS) tests
+	OTLS_TA_BACKEND=mbedtls $(VENV)/bin/python -m pytest -ra $(PYTEST_ARGS) \
+		$(BACKEND_SUITES)
 
 demo: deps
 	$(MAKE) all

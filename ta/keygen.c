@@ -108,7 +108,8 @@ static TEE_Result put_padded(struct otls_session *s, TEE_ObjectHandle obj,
 }
 
 TEE_Result otls_desc_build(struct otls_session *s, TEE_ObjectHandle obj,
-			   const struct otls_record *rec, size_t *out_len)
+			   struct otls_tk *tk, const struct otls_record *rec,
+			   size_t *out_len)
 {
 	struct otls_key_desc_hdr hdr = { 0 };
 	uint8_t *p = s->desc + sizeof(hdr);
@@ -119,6 +120,24 @@ TEE_Result otls_desc_build(struct otls_session *s, TEE_ObjectHandle obj,
 	hdr.key_type = rec->key_type;
 	hdr.bits = rec->bits;
 	hdr.policy = rec->policy;
+
+#ifdef CFG_OPTEE_TLS_CRYPTO_MBEDTLS
+	if (tk) {
+		n = rec->key_type == OTLS_KEY_EC ? (rec->bits + 7) / 8
+						 : rec->bits / 8;
+		res = otls_tk_public(tk, p, n, p + n, OTLS_MAX_PUB_PART, &len);
+		if (res)
+			return res;
+		hdr.pub_a_len = n;
+		hdr.pub_b_len = len;
+		memcpy(s->desc, &hdr, sizeof(hdr));
+		*out_len = sizeof(hdr) + n + len;
+		return TEE_SUCCESS;
+	}
+#else
+	if (tk)
+		return TEE_ERROR_NOT_SUPPORTED;
+#endif
 
 	switch (rec->key_type) {
 	case OTLS_KEY_EC:
@@ -210,6 +229,38 @@ TEE_Result otls_cmd_generate(struct otls_session *s,
 	if (res)
 		return res;
 
+#ifdef CFG_OPTEE_TLS_CRYPTO_MBEDTLS
+	if (otls_tk_wanted(key_type, &rec.policy)) {
+		struct otls_tk *tk = NULL;
+		uint8_t *blob = NULL;
+		size_t blob_len = 0;
+
+		/* Made in the TA with mbedTLS and the TEE's RNG. */
+		rec.version = OTLS_REC_VERSION_TK;
+		blob = TEE_Malloc(OTLS_TK_BLOB_MAX, TEE_MALLOC_FILL_ZERO);
+		if (!blob)
+			return TEE_ERROR_OUT_OF_MEMORY;
+		res = otls_tk_generate(key_type, bits, &tk, blob,
+				       OTLS_TK_BLOB_MAX, &blob_len);
+		if (!res)
+			res = otls_desc_build(s, TEE_HANDLE_NULL, tk, &rec,
+					      &len);
+		if (!res && len != need)
+			res = TEE_ERROR_GENERIC;
+		if (!res)
+			res = otls_key_store(s, &label, TEE_HANDLE_NULL, &rec,
+					     tk, blob, blob_len);
+		if (!res) {
+			tk = NULL;	/* the cache slot owns it now */
+			res = otls_out_write(&params[3], s->desc, len);
+		}
+		otls_tk_free(tk);
+		memset(blob, 0, OTLS_TK_BLOB_MAX);
+		TEE_Free(blob);
+		return res;
+	}
+#endif
+
 	res = TEE_AllocateTransientObject(otls_tee_type(key_type), bits, &key);
 	if (res)
 		return res;
@@ -237,7 +288,7 @@ TEE_Result otls_cmd_generate(struct otls_session *s,
 	if (res)
 		goto out;
 
-	res = otls_desc_build(s, key, &rec, &len);
+	res = otls_desc_build(s, key, NULL, &rec, &len);
 	if (res)
 		goto out;
 	if (len != need) {
@@ -245,7 +296,7 @@ TEE_Result otls_cmd_generate(struct otls_session *s,
 		goto out;
 	}
 
-	res = otls_key_store(s, &label, key, &rec);
+	res = otls_key_store(s, &label, key, &rec, NULL, NULL, 0);
 	if (res)
 		goto out;
 	res = otls_out_write(&params[3], s->desc, len);
@@ -270,7 +321,7 @@ TEE_Result otls_cmd_get_key(struct otls_session *s,
 	res = otls_key_load(s, &label, &slot);
 	if (res)
 		return res;
-	res = otls_desc_build(s, slot->obj, &slot->rec, &len);
+	res = otls_desc_build(s, slot->obj, slot->tk, &slot->rec, &len);
 	if (res)
 		return res;
 	return otls_out_write(&params[1], s->desc, len);

@@ -73,20 +73,63 @@ static size_t obj_id(const struct otls_label *l, char id[OTLS_OBJ_ID_MAX])
 TEE_Result otls_record_check(const struct otls_record *rec,
 			     uint32_t obj_type, uint32_t obj_bits)
 {
-	if (rec->magic != OTLS_REC_MAGIC || rec->version != OTLS_REC_VERSION)
+	if (rec->magic != OTLS_REC_MAGIC)
 		return TEE_ERROR_CORRUPT_OBJECT;
 	if (otls_key_supported(rec->key_type, rec->bits) != TEE_SUCCESS)
 		return TEE_ERROR_CORRUPT_OBJECT;
-	if (obj_type != otls_tee_type(rec->key_type) || obj_bits != rec->bits)
+	if (rec->version == OTLS_REC_VERSION_TK) {
+		if (obj_type != TEE_TYPE_DATA ||
+		    (rec->key_type != OTLS_KEY_EC &&
+		     rec->key_type != OTLS_KEY_RSA))
+			return TEE_ERROR_CORRUPT_OBJECT;
+	} else if (rec->version != OTLS_REC_VERSION ||
+		   obj_type != otls_tee_type(rec->key_type) ||
+		   obj_bits != rec->bits) {
 		return TEE_ERROR_CORRUPT_OBJECT;
+	}
 	if (!otls_policy_valid(rec->key_type, &rec->policy))
 		return TEE_ERROR_CORRUPT_OBJECT;
 	return TEE_SUCCESS;
 }
 
-/* Read and check the record of a freshly opened key object. */
+/* What a TA-held key may do, from its policy (it has no GP usage). */
+static uint32_t tk_usage(const struct otls_record *rec)
+{
+	uint32_t usage = TEE_USAGE_SIGN | TEE_USAGE_VERIFY;
+
+	if (rec->policy.allowed &
+	    (OTLS_ALLOW_DECRYPT_PKCS1 | OTLS_ALLOW_DECRYPT_OAEP))
+		usage |= TEE_USAGE_DECRYPT | TEE_USAGE_ENCRYPT;
+	return usage;
+}
+
+/* The serialised key after the record, into TA memory (tk != NULL). */
+static TEE_Result read_tk(TEE_ObjectHandle obj, const struct otls_record *rec,
+			  size_t len, struct otls_tk **tk)
+{
+	uint8_t *blob = NULL;
+	otls_len_t count = 0;
+	TEE_Result res = TEE_SUCCESS;
+
+	if (!len || len > OTLS_TK_BLOB_MAX)
+		return TEE_ERROR_CORRUPT_OBJECT;
+	blob = TEE_Malloc(len, TEE_MALLOC_FILL_ZERO);
+	if (!blob)
+		return TEE_ERROR_OUT_OF_MEMORY;
+	res = TEE_ReadObjectData(obj, blob, len, &count);
+	if (!res && count != len)
+		res = TEE_ERROR_CORRUPT_OBJECT;
+	if (!res)
+		res = otls_tk_load(rec, blob, len, tk);
+	memset(blob, 0, len);
+	TEE_Free(blob);
+	return res;
+}
+
+/* Read and check the record of a freshly opened key object; with tk,
+ * also load a TA-held key (*tk stays NULL for core objects). */
 static TEE_Result read_key(TEE_ObjectHandle obj, struct otls_record *rec,
-			   uint32_t *usage)
+			   uint32_t *usage, struct otls_tk **tk)
 {
 	TEE_ObjectInfo info = { 0 };
 	otls_len_t count = 0;
@@ -95,8 +138,11 @@ static TEE_Result read_key(TEE_ObjectHandle obj, struct otls_record *rec,
 	res = TEE_GetObjectInfo1(obj, &info);
 	if (res)
 		return res;
-	/* We never store an extractable key; refuse to use one. */
-	if (info.objectUsage & TEE_USAGE_EXTRACTABLE)
+	/* We never store an extractable key object; refuse to use one.
+	 * (A data object has no key attributes: its usage bits mean
+	 * nothing.) */
+	if (info.objectType != TEE_TYPE_DATA &&
+	    (info.objectUsage & TEE_USAGE_EXTRACTABLE))
 		return TEE_ERROR_CORRUPT_OBJECT;
 	if (info.dataSize < sizeof(*rec))
 		return TEE_ERROR_CORRUPT_OBJECT;
@@ -108,6 +154,13 @@ static TEE_Result read_key(TEE_ObjectHandle obj, struct otls_record *rec,
 	res = otls_record_check(rec, info.objectType, info.objectSize);
 	if (res)
 		return res;
+	if (rec->version == OTLS_REC_VERSION_TK) {
+		*usage = tk_usage(rec);
+		if (tk)
+			return read_tk(obj, rec, info.dataSize - sizeof(*rec),
+				       tk);
+		return TEE_SUCCESS;
+	}
 	*usage = info.objectUsage;
 	return TEE_SUCCESS;
 }
@@ -116,7 +169,7 @@ static TEE_Result read_key(TEE_ObjectHandle obj, struct otls_record *rec,
  * failure nothing stays open. */
 static TEE_Result open_key(const struct otls_label *l, uint32_t flags,
 			   TEE_ObjectHandle *obj, struct otls_record *rec,
-			   uint32_t *usage)
+			   uint32_t *usage, struct otls_tk **tk)
 {
 	char id[OTLS_OBJ_ID_MAX];
 	TEE_Result res = TEE_SUCCESS;
@@ -125,7 +178,7 @@ static TEE_Result open_key(const struct otls_label *l, uint32_t flags,
 				       flags, obj);
 	if (res)
 		return res;
-	res = read_key(*obj, rec, usage);
+	res = read_key(*obj, rec, usage, tk);
 	if (res) {
 		TEE_CloseObject(*obj);
 		*obj = TEE_HANDLE_NULL;
@@ -150,6 +203,8 @@ static void slot_close(struct otls_slot *slot)
 {
 	if (slot->used && slot->obj != TEE_HANDLE_NULL)
 		TEE_CloseObject(slot->obj);
+	if (slot->used)
+		otls_tk_free(slot->tk);
 	memset(slot, 0, sizeof(*slot));
 }
 
@@ -173,7 +228,7 @@ static struct otls_slot *cache_put(struct otls_session *s,
 				   const struct otls_label *l,
 				   TEE_ObjectHandle obj,
 				   const struct otls_record *rec,
-				   uint32_t usage)
+				   uint32_t usage, struct otls_tk *tk)
 {
 	struct otls_slot *slot = cache_take(s);
 
@@ -184,6 +239,7 @@ static struct otls_slot *cache_put(struct otls_session *s,
 	slot->rec = *rec;
 	slot->usage = usage;
 	slot->obj = obj;
+	slot->tk = tk;
 	return slot;
 }
 
@@ -214,6 +270,7 @@ TEE_Result otls_key_load(struct otls_session *s, const struct otls_label *l,
 	TEE_ObjectHandle obj = TEE_HANDLE_NULL;
 	struct otls_record rec = { 0 };
 	struct otls_slot *slot = NULL;
+	struct otls_tk *tk = NULL;
 	uint32_t usage = 0;
 	TEE_Result res = TEE_SUCCESS;
 
@@ -224,10 +281,10 @@ TEE_Result otls_key_load(struct otls_session *s, const struct otls_label *l,
 		return TEE_SUCCESS;
 	}
 
-	res = open_key(l, OTLS_OPEN_READ, &obj, &rec, &usage);
+	res = open_key(l, OTLS_OPEN_READ, &obj, &rec, &usage, &tk);
 	if (res)
 		return res;
-	*out = cache_put(s, l, obj, &rec, usage);
+	*out = cache_put(s, l, obj, &rec, usage, tk);
 	return TEE_SUCCESS;
 }
 
@@ -255,20 +312,33 @@ TEE_Result otls_key_absent(struct otls_session *s, const struct otls_label *l)
 }
 
 TEE_Result otls_key_store(struct otls_session *s, const struct otls_label *l,
-			  TEE_ObjectHandle key, const struct otls_record *rec)
+			  TEE_ObjectHandle key, const struct otls_record *rec,
+			  struct otls_tk *tk, const uint8_t *blob,
+			  size_t blob_len)
 {
 	TEE_ObjectHandle obj = TEE_HANDLE_NULL;
 	TEE_ObjectInfo info = { 0 };
 	char id[OTLS_OBJ_ID_MAX];
+	uint8_t *data = NULL;
+	size_t len = sizeof(*rec) + (tk ? blob_len : 0);
 	TEE_Result res = TEE_SUCCESS;
 
+	data = TEE_Malloc(len, TEE_MALLOC_FILL_ZERO);
+	if (!data)
+		return TEE_ERROR_OUT_OF_MEMORY;
+	memcpy(data, rec, sizeof(*rec));
+	if (tk)
+		memcpy(data + sizeof(*rec), blob, blob_len);
 	/* No TEE_DATA_FLAG_OVERWRITE: an existing key makes this fail with
-	 * TEE_ERROR_ACCESS_CONFLICT and stays untouched. Attributes and
-	 * record are written in this one call, so a key is never seen
-	 * half-made. */
+	 * TEE_ERROR_ACCESS_CONFLICT and stays untouched. Attributes (or the
+	 * serialised TA-held key) and record are written in this one call,
+	 * so a key is never seen half-made. */
 	res = TEE_CreatePersistentObject(TEE_STORAGE_PRIVATE, id, obj_id(l, id),
-					 OTLS_OPEN_READ, key, rec, sizeof(*rec),
+					 OTLS_OPEN_READ,
+					 tk ? TEE_HANDLE_NULL : key, data, len,
 					 &obj);
+	memset(data, 0, len);
+	TEE_Free(data);
 	if (res)
 		return res;
 	res = TEE_GetObjectInfo1(obj, &info);
@@ -276,7 +346,7 @@ TEE_Result otls_key_store(struct otls_session *s, const struct otls_label *l,
 		TEE_CloseObject(obj);
 		return res;
 	}
-	cache_put(s, l, obj, rec, info.objectUsage);
+	cache_put(s, l, obj, rec, tk ? tk_usage(rec) : info.objectUsage, tk);
 	return TEE_SUCCESS;
 }
 
@@ -295,17 +365,29 @@ TEE_Result otls_key_delete(struct otls_session *s, const struct otls_label *l)
 	 * opens fail with ACCESS_CONFLICT meanwhile) nor learn from an
 	 * ACCESS_CONFLICT whether someone is using the key.
 	 */
-	res = otls_key_load(s, l, &slot);
-	if (res)
-		return res;
-	res = otls_slot_owner_check(s, slot);
-	if (res)
-		return res;
-	/* Our own read handle would make the WRITE_META open fail. */
-	slot_close(slot);
+	slot = cache_find(s, l);
+	if (slot) {
+		res = otls_slot_owner_check(s, slot);
+		if (res)
+			return res;
+		/* Our own read handle would make the WRITE_META open fail. */
+		slot_close(slot);
+	} else {
+		/* The record is enough: a TA-held key need not be loaded
+		 * (nor be loadable by this build) to be deleted. */
+		res = open_key(l, OTLS_OPEN_READ, &obj, &rec, &usage, NULL);
+		if (res)
+			return res;
+		TEE_CloseObject(obj);
+		obj = TEE_HANDLE_NULL;
+		res = otls_owner_check(s, &rec.policy);
+		if (res)
+			return res;
+	}
 
 	res = open_key(l, TEE_DATA_FLAG_ACCESS_READ |
-		       TEE_DATA_FLAG_ACCESS_WRITE_META, &obj, &rec, &usage);
+		       TEE_DATA_FLAG_ACCESS_WRITE_META, &obj, &rec, &usage,
+		       NULL);
 	if (res)
 		return res;	/* ACCESS_CONFLICT: open in another session */
 	res = otls_owner_check(s, &rec.policy);
@@ -353,7 +435,7 @@ static TEE_Result list_entry(struct otls_session *s,
 	if (slot) {
 		rec = slot->rec;
 	} else {
-		res = open_key(l, OTLS_OPEN_READ, &obj, &rec, &usage);
+		res = open_key(l, OTLS_OPEN_READ, &obj, &rec, &usage, NULL);
 		if (res)
 			return res;
 		TEE_CloseObject(obj);
@@ -422,7 +504,8 @@ TEE_Result otls_key_list(struct otls_session *s, TEE_Param *out,
 				continue;
 			if (info.objectType != TEE_TYPE_RSA_KEYPAIR &&
 			    info.objectType != TEE_TYPE_ECDSA_KEYPAIR &&
-			    info.objectType != TEE_TYPE_ED25519_KEYPAIR)
+			    info.objectType != TEE_TYPE_ED25519_KEYPAIR &&
+			    info.objectType != TEE_TYPE_DATA)
 				continue;
 			found++;
 			insert_sorted(labels, &count, &l);

@@ -147,6 +147,47 @@ static uint32_t digestinfo_alg(const uint8_t *di, size_t len, size_t *skip)
 #endif
 }
 
+#ifdef CFG_OPTEE_TLS_CRYPTO_MBEDTLS
+/*
+ * The signature with a TA-held key (mbedTLS backend), into s->out. in is
+ * the private copy of the whole input (ECDSA: not truncated, mbedTLS
+ * takes the leftmost bits itself).
+ */
+static TEE_Result tk_sign(struct otls_session *s, struct otls_slot *slot,
+			  const struct alg_desc *alg, size_t in_len,
+			  uint32_t salt, size_t sig_len)
+{
+	size_t n = 0;
+
+	switch (alg->kind) {
+	case KIND_ECDSA:
+		return otls_tk_ecdsa(slot->tk, s->in, in_len, s->out,
+				     sig_len / 2);
+	case KIND_PKCS1:
+		/* T = DigestInfo of the named hash (s->attr is scratch). */
+		for (n = 0; n < sizeof(di_prefixes) / sizeof(di_prefixes[0]);
+		     n++) {
+			const struct di_prefix *p = &di_prefixes[n];
+
+			if (p->tee_alg != alg->tee_alg)
+				continue;
+			memcpy(s->attr, p->der, p->len);
+			memcpy(s->attr + p->len, s->in, in_len);
+			return otls_tk_pkcs1_sign(slot->tk, s->attr,
+						  p->len + in_len, s->out);
+		}
+		return TEE_ERROR_GENERIC;
+	case KIND_DIGESTINFO:
+		/* Any DigestInfo, or any input at all: padded here. */
+		return otls_tk_pkcs1_sign(slot->tk, s->in, in_len, s->out);
+	case KIND_PSS:
+		return otls_tk_pss_sign(slot->tk, s->in, in_len, salt, s->out);
+	default:
+		return TEE_ERROR_NOT_SUPPORTED;
+	}
+}
+#endif
+
 /* Largest input the algorithm family could accept, before the key is
  * known. */
 static size_t input_max(const struct alg_desc *a)
@@ -355,6 +396,15 @@ TEE_Result otls_cmd_sign(struct otls_session *s,
 		memcpy(s->in, params[2].memref.buffer, in_len);
 		data = s->in;
 	}
+#ifdef CFG_OPTEE_TLS_CRYPTO_MBEDTLS
+	if (slot->tk) {
+		res = tk_sign(s, slot, alg, in_len, salt, sig_len);
+		memset(s->attr, 0, sizeof(s->attr));
+		if (!res)
+			res = otls_out_write(&params[3], s->out, sig_len);
+		goto out;
+	}
+#endif
 	/* Chosen from the private copy, which cannot change any more. */
 	if (alg->kind == KIND_DIGESTINFO) {
 		tee_alg = digestinfo_alg(s->in, in_len, &skip);
@@ -410,6 +460,21 @@ TEE_Result otls_cmd_decrypt(struct otls_session *s,
 		return TEE_ERROR_BAD_PARAMETERS;
 	memcpy(s->in, params[2].memref.buffer, in_len);
 
+#ifdef CFG_OPTEE_TLS_CRYPTO_MBEDTLS
+	if (slot->tk) {
+		size_t len = 0;
+
+		/* TA-held keys never allow OAEP (otls_tk_wanted). */
+		if (alg->tee_alg != TEE_ALG_RSAES_PKCS1_V1_5)
+			res = TEE_ERROR_NOT_SUPPORTED;
+		else
+			res = otls_tk_decrypt_pkcs1(slot->tk, s->in, s->out,
+						    sizeof(s->out), &len);
+		if (!res)
+			res = otls_out_write(&params[3], s->out, len);
+		goto out;
+	}
+#endif
 	res = start_op(alg->tee_alg, TEE_MODE_DECRYPT, slot, &op);
 	if (res)
 		goto out;

@@ -6,3 +6,6 @@ srcs-y += keystore.c
 srcs-y += keygen.c
 srcs-y += sign.c
 srcs-y += policy.c
+# CFG_OPTEE_TLS_CRYPTO=mbedtls (ta/Makefile sets CFG_OPTEE_TLS_CRYPTO_MBEDTLS):
+# EC and RSA private-key operations in the TA with the dev kit's mbedTLS.
+srcs-$(CFG_OPTEE_TLS_CRYPTO_MBEDTLS) += tk_mbedtls.c

@@ -37,7 +37,12 @@ typedef __typeof__(((TEE_Param *)0)->memref.size) otls_len_t;
  * itself is the object's attributes and never leaves the TEE.
  */
 #define OTLS_REC_MAGIC		0x4b4c544fu	/* "OTLK" */
-#define OTLS_REC_VERSION	1u
+#define OTLS_REC_VERSION	1u	/* key = the object's attributes */
+/* CFG_OPTEE_TLS_CRYPTO=mbedtls: a TEE_TYPE_DATA object whose data stream
+ * is this record followed by the private key serialised by tk_mbedtls.c
+ * (encrypted and authenticated by secure storage like any object). */
+#define OTLS_REC_VERSION_TK	2u
+#define OTLS_TK_BLOB_MAX	1600	/* RSA-4096: 5 components + lengths */
 
 struct otls_record {
 	uint32_t magic;
@@ -71,6 +76,7 @@ struct otls_slot {
 	struct otls_record rec;
 	uint32_t usage;			/* objectUsage of the handle */
 	TEE_ObjectHandle obj;
+	struct otls_tk *tk;		/* key held in TA memory, or NULL */
 };
 
 /* Buffer for a key description: header + two public components. */
@@ -116,9 +122,12 @@ TEE_Result otls_key_load(struct otls_session *s, const struct otls_label *l,
  * has, another error if that cannot be told. */
 TEE_Result otls_key_absent(struct otls_session *s,
 			   const struct otls_label *l);
-/* Persist a new key atomically (never overwrites) and cache its handle. */
+/* Persist a new key atomically (never overwrites) and cache its handle:
+ * a core key object (tk NULL) or a TA-held key and its serialisation. */
 TEE_Result otls_key_store(struct otls_session *s, const struct otls_label *l,
-			  TEE_ObjectHandle key, const struct otls_record *rec);
+			  TEE_ObjectHandle key, const struct otls_record *rec,
+			  struct otls_tk *tk, const uint8_t *blob,
+			  size_t blob_len);
 /* Delete a key (owner check included). */
 TEE_Result otls_key_delete(struct otls_session *s,
 			   const struct otls_label *l);
@@ -158,11 +167,62 @@ TEE_Result otls_key_supported(uint32_t key_type, uint32_t bits);
 uint32_t otls_tee_type(uint32_t key_type);
 /* Build the key description (public part only) into s->desc. */
 TEE_Result otls_desc_build(struct otls_session *s, TEE_ObjectHandle obj,
-			   const struct otls_record *rec, size_t *len);
+			   struct otls_tk *tk, const struct otls_record *rec,
+			   size_t *len);
 TEE_Result otls_cmd_generate(struct otls_session *s,
 			     TEE_Param params[TEE_NUM_PARAMS]);
 TEE_Result otls_cmd_get_key(struct otls_session *s,
 			    TEE_Param params[TEE_NUM_PARAMS]);
+
+/* ---- tk_mbedtls.c: keys held and used in the TA (mbedTLS backend) ----- */
+
+struct otls_tk;
+#ifdef CFG_OPTEE_TLS_CRYPTO_MBEDTLS
+/* Is a new key of this type and policy made as a TA-held key? */
+bool otls_tk_wanted(uint32_t key_type, const struct otls_policy *p);
+TEE_Result otls_tk_generate(uint32_t key_type, uint32_t bits,
+			    struct otls_tk **out, uint8_t *blob, size_t max,
+			    size_t *blob_len);
+TEE_Result otls_tk_load(const struct otls_record *rec, const uint8_t *blob,
+			size_t len, struct otls_tk **out);
+void otls_tk_free(struct otls_tk *k);
+/* EC: a = X, b = Y (a_len each); RSA: a = n (a_len), b = e. */
+TEE_Result otls_tk_public(struct otls_tk *k, uint8_t *a, size_t a_len,
+			  uint8_t *b, size_t b_max, size_t *b_len);
+TEE_Result otls_tk_ecdsa(struct otls_tk *k, const uint8_t *digest,
+			 size_t len, uint8_t *sig, size_t half);
+TEE_Result otls_tk_pkcs1_sign(struct otls_tk *k, const uint8_t *t,
+			      size_t tlen, uint8_t *sig);
+TEE_Result otls_tk_pss_sign(struct otls_tk *k, const uint8_t *mhash,
+			    size_t hlen, size_t salt_len, uint8_t *sig);
+TEE_Result otls_tk_decrypt_pkcs1(struct otls_tk *k, const uint8_t *in,
+				 uint8_t *out, size_t max, size_t *out_len);
+#else
+/* GP build: no TA-held keys; one made by an mbedTLS build is refused. */
+static inline bool otls_tk_wanted(uint32_t key_type,
+				  const struct otls_policy *p)
+{
+	(void)key_type;
+	(void)p;
+	return false;
+}
+
+static inline TEE_Result otls_tk_load(const struct otls_record *rec,
+				      const uint8_t *blob, size_t len,
+				      struct otls_tk **out)
+{
+	(void)rec;
+	(void)blob;
+	(void)len;
+	(void)out;
+	return TEE_ERROR_NOT_SUPPORTED;
+}
+
+static inline void otls_tk_free(struct otls_tk *k)
+{
+	(void)k;
+}
+#endif
 
 /* ---- sign.c ----------------------------------------------------------- */
 

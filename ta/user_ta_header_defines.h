@@ -17,13 +17,20 @@
  */
 #define TA_FLAGS	0
 
-#define TA_STACK_SIZE	(4 * 1024)
-
 /*
  * Heap: the session state (~3 KiB), small allocations of libutee, and a
  * private copy of an Ed25519 message of up to OTLS_MAX_MESSAGE bytes.
+ * The mbedTLS backend also keeps up to 8 keys (bignums, EC groups with
+ * their precomputed tables) and generates RSA-4096 keys on the TA heap,
+ * and its PSS encoding and mbedTLS want more stack.
  */
+#ifdef CFG_OPTEE_TLS_CRYPTO_MBEDTLS
+#define TA_STACK_SIZE	(16 * 1024)
+#define TA_DATA_SIZE	(OTLS_MAX_MESSAGE + 112 * 1024)
+#else
+#define TA_STACK_SIZE	(4 * 1024)
 #define TA_DATA_SIZE	(OTLS_MAX_MESSAGE + 16 * 1024)
+#endif
 
 #define OTLS_TA_STR_(x)	#x
 #define OTLS_TA_STR(x)	OTLS_TA_STR_(x)

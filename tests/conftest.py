@@ -25,6 +25,12 @@ BUILD = ROOT / "build"
 BIN = BUILD / "bin"
 LIB = BUILD / "lib"
 TEE_SIMD = BIN / "tee-simd"
+# The TA's crypto backends (ta/Makefile CFG_OPTEE_TLS_CRYPTO): one
+# simulator build each. The test_ta_* suites run against every backend;
+# the others use OTLS_TA_BACKEND (default gp).
+TA_BACKENDS = ("gp", "mbedtls")
+SIMD_OF_BACKEND = {"gp": TEE_SIMD, "mbedtls": BIN / "tee-simd-mbedtls"}
+DEFAULT_BACKEND = os.environ.get("OTLS_TA_BACKEND", "gp")
 TEE_SIM_CTL = BIN / "tee-sim-ctl"
 OPENSSL_CNF = BUILD / "openssl-optee.cnf"
 MODULES = BUILD / "ossl-modules"
@@ -100,7 +106,8 @@ class Sim:
     def __init__(self, workdir: Path, huk: str | None = None,
                  without_ta: bool = False, user: str | None = None,
                  verbose: bool = False, core_crypto: str | None = None,
-                 extra_args: tuple[str, ...] = ()):
+                 extra_args: tuple[str, ...] = (),
+                 backend: str | None = None):
         self.workdir = workdir
         self.socket = workdir / "tee.sock"
         self.store = workdir / "store"
@@ -110,6 +117,8 @@ class Sim:
         self.verbose = verbose
         self.core_crypto = core_crypto  # "tomcrypt" (default) or "mbedtls"
         self.extra_args = tuple(extra_args)
+        self.backend = backend or DEFAULT_BACKEND  # the TA's, TA_BACKENDS
+        self.binary = SIMD_OF_BACKEND[self.backend]
         self.proc: subprocess.Popen | None = None
         self.log = workdir / "tee-simd.log"
         self.env = dict(os.environ)
@@ -131,9 +140,9 @@ class Sim:
         return self.proc.pid if self.proc else None
 
     def start(self) -> "Sim":
-        if not TEE_SIMD.exists():
-            pytest.fail(f"{TEE_SIMD} missing: run make first")
-        args = [str(TEE_SIMD), "--socket", str(self.socket),
+        if not self.binary.exists():
+            pytest.fail(f"{self.binary} missing: run make first")
+        args = [str(self.binary), "--socket", str(self.socket),
                 "--store", str(self.store)]
         if self.huk:
             args += ["--huk", self.huk]
@@ -200,8 +209,22 @@ class Sim:
         return subprocess.run(args, check=check, env=env, **kw)
 
 
+def pytest_generate_tests(metafunc):
+    """TA suites (test_ta_*.py) run once per TA crypto backend."""
+    if ("ta_backend" in metafunc.fixturenames
+            and metafunc.module.__name__.startswith("test_ta_")):
+        metafunc.parametrize("ta_backend", TA_BACKENDS, indirect=True,
+                             scope="module")
+
+
+@pytest.fixture(scope="module")
+def ta_backend(request) -> str:
+    """The TA crypto backend of this test's simulators."""
+    return getattr(request, "param", DEFAULT_BACKEND)
+
+
 @pytest.fixture
-def sim_factory():
+def sim_factory(ta_backend):
     """Start extra simulators (other HUK, without TA, ...) in one test.
 
     Their directories are made with mode 0711 outside pytest's 0700 tmp
@@ -216,6 +239,7 @@ def sim_factory():
         workdir = base / name
         workdir.mkdir(mode=0o711)
         os.chmod(workdir, 0o711)
+        kw.setdefault("backend", ta_backend)
         s = Sim(workdir, **kw)
         sims.append(s)
         return s.start()

@@ -65,9 +65,9 @@ KEYS = {
 
 
 @pytest.fixture(scope="module")
-def msim():
+def msim(ta_backend):
     workdir = Path(tempfile.mkdtemp(prefix="otls-sign-"))
-    s = Sim(workdir).start()
+    s = Sim(workdir, backend=ta_backend).start()
     yield s
     s.stop()
     shutil.rmtree(workdir, ignore_errors=True)
