@@ -51,7 +51,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "required": ["directory", "trust_anchor"],
     "properties": {
         "method": {"const": "acme"},
-        "directory": {"type": "string", "pattern": "^https://",
+        "directory": {"type": "string", "pattern": "^https://.+$",
                       "description": "the ACME directory URL"},
         "trust_anchor": {"type": "string", "minLength": 1,
                          "description": "PEM file of the CA(s) that certify the "
@@ -61,7 +61,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                                          "(default: only the chain's own signatures "
                                          "are checked)"},
         "contact": {"type": "array", "items": {"type": "string",
-                                               "pattern": "^mailto:"}},
+                                               "pattern": "^mailto:.+$"}},
         "agree_tos": {"type": "boolean",
                       "description": "agree to the CA's terms of service"},
         "account_key_file": {"type": "string", "minLength": 1,
