@@ -121,12 +121,12 @@ def soft_key(path: Path, alg: str) -> Path:
 
 
 def https_run(port: int, ca: Path, n: int, timeout: float = 30,
-              budget: float | None = None) -> dict:
+              budget: float | None = None, clients: int = CLIENTS) -> dict:
     """CLIENTS threads, n // CLIENTS fresh-connection requests each.
     Counts failures instead of stopping at the first one; a client gives up
     once `budget` seconds have passed (so a hung server cannot stall the
     bench). Returns ok, failed, seconds, rate (ok/s), first_error."""
-    per = n // CLIENTS
+    per = n // clients
     lock = threading.Lock()
     res = {"ok": 0, "failed": 0, "first_error": None}
     t0 = time.monotonic()
@@ -150,7 +150,7 @@ def https_run(port: int, ca: Path, n: int, timeout: float = 30,
                     if res["first_error"] is None:
                         res["first_error"] = f"{type(e).__name__}: {e}"
 
-    threads = [threading.Thread(target=worker) for _ in range(CLIENTS)]
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
@@ -160,9 +160,9 @@ def https_run(port: int, ca: Path, n: int, timeout: float = 30,
     return res
 
 
-def https_rate(port: int, ca: Path, n: int) -> float:
+def https_rate(port: int, ca: Path, n: int, clients: int = CLIENTS) -> float:
     """Handshakes/s for our own servers: any failure is a bench error."""
-    res = https_run(port, ca, n)
+    res = https_run(port, ca, n, clients=clients)
     if res["failed"]:
         raise RuntimeError(f"{res['failed']} of {res['ok'] + res['failed']} "
                            f"requests failed: {res['first_error']}")
@@ -457,13 +457,17 @@ SIGN_KEYS = (("ecdsa", "b-p256", "p256"), ("pss", "b-rsa2048", "rsa2048"),
              ("ed25519", "b-ed25519", "ed25519"))
 
 
-def sign_contenders(work: Path, env: dict, p11: P11Baseline | None) -> list[Contender]:
+def sign_contenders(work: Path, env: dict, p11: P11Baseline | None,
+                    env_mb: dict) -> list[Contender]:
     """Every contender of the signature table; the first is ours and the
     ratios are against it. (More rows, e.g. another backend or a board,
     are more entries here.)"""
     label = {alg: lab for alg, lab, _ in SIGN_KEYS}
     rows = [
         Contender("optee-tls, key optee:LABEL", env,
+                  lambda a: ("store", f"optee:{label[a]}")),
+        # The TA built with CFG_OPTEE_TLS_CRYPTO=mbedtls (Ed25519: GP path).
+        Contender("optee-tls mbedTLS TA backend", env_mb,
                   lambda a: ("store", f"optee:{label[a]}")),
         Contender("optee-tls, PEM key reference", env,
                   lambda a: ("store", str(work / f"{label[a]}.pem"))),
@@ -478,14 +482,33 @@ def sign_contenders(work: Path, env: dict, p11: P11Baseline | None) -> list[Cont
     return rows
 
 
+def keygen_table(work: Path, envs: dict) -> None:
+    """Key generation time per TA backend (libopteetls in a child process,
+    so it includes starting Python: compare rows, not absolute values)."""
+    times: dict = {}
+    for r in range(ROUNDS):
+        for backend, env in envs.items():
+            for ktype in ("p256", "rsa2048"):
+                t0 = time.monotonic()
+                tlsutil.tee_genkey_lib(env, f"kg-{ktype}-{r}", ktype,
+                                       work / f"kg-{backend}-{ktype}-{r}.pem")
+                times.setdefault((backend, ktype), []).append(
+                    time.monotonic() - t0)
+    print(f"\n== key generation in the TA, seconds (median of {ROUNDS}; "
+          f"includes a Python start, the same for every row)")
+    for (backend, ktype), ts in sorted(times.items()):
+        print(f"{ktype:<10} TA backend {backend:<8} {med(ts):8.3f} s")
+
+
 def sign_table(work: Path, env: dict, sim: Sim, p11: P11Baseline | None,
-               ours: dict) -> None:
+               ours: dict, env_mb: dict) -> None:
     evp = build_evp_sign_bench(work)
     floor_exe = build_sign_bench(work)
     for alg, label, ktype in SIGN_KEYS:
         tlsutil.lib_genkey(label, ktype, work / f"{label}.pem")
+        tlsutil.tee_genkey_lib(env_mb, label, ktype, work / f"mb-{label}.pem")
         soft_key(work / f"{alg}.key", alg)
-    contenders = sign_contenders(work, env, p11)
+    contenders = sign_contenders(work, env, p11, env_mb)
     floor: dict = {}
     reopen: dict = {}
     calls: dict = {}
@@ -532,15 +555,18 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="otls-bench-"))
     os.chmod(work, 0o755)
     sim = Sim(work / "sim").start()
+    sim_mb: Sim | None = None
     ours: dict = {"sig": {}, "https": {}}
     try:
+        sim_mb = Sim(work / "sim-mbedtls", backend="mbedtls").start()
         env = sim.env
         os.environ.update({k: env[k] for k in tlsutil.OPTEE_ENV_VARS if k in env})
         print(machine_line())
         ca = tlsutil.DevCA(work / "ca")
         p11, p11_why = setup_pkcs11(work, ca)
 
-        sign_table(work, env, sim, p11, ours)
+        sign_table(work, env, sim, p11, ours, sim_mb.env)
+        keygen_table(work, {"gp": env, "mbedtls": sim_mb.env})
         print(f"\n== HTTPS full handshakes per second: nginx, 2 workers, "
               f"{CLIENTS} concurrent clients, {HTTPS_N} requests (median of {ROUNDS})")
         for ktype in ("p256", "rsa2048"):
@@ -551,7 +577,7 @@ def main() -> int:
             tlsutil.make_csr(env, soft, csr, use_provider_args=False)
             soft_cert = ca.issue(csr, ident_dir / "soft.pem")
             servers: dict = {}
-            rates: dict = {"tee": [], "software": []}
+            rates: dict = {"tee": [], "software": [], "tee1": [], "software1": []}
             p11_out = {"rates": [], "ok": 0, "failed": 0, "note": ""}
             calls = 0
             try:
@@ -572,6 +598,11 @@ def main() -> int:
                     calls += after["ta_invocations"] - before["ta_invocations"]
                     rates["software"].append(
                         https_rate(servers["software"].port, ca.cert_path, HTTPS_N))
+                    # One client at a time: what concurrency is worth.
+                    for name in ("tee", "software"):
+                        rates[name + "1"].append(https_rate(
+                            servers[name].port, ca.cert_path, HTTPS_N // 4,
+                            clients=1))
                     if "pkcs11" in servers:
                         p11.measure(servers["pkcs11"], p11_out, warm=(r == 0))
             finally:
@@ -586,12 +617,19 @@ def main() -> int:
             print(f"{ktype:<10} TEE key {tee:7.0f}/s   software key "
                   f"{sw:7.0f}/s   ratio {tee / sw:.2f}"
                   f"   TA invocations per handshake: {calls / (HTTPS_N * ROUNDS):.2f}")
+            tee1, sw1 = med(rates["tee1"]), med(rates["software1"])
+            print(f"{'':<10} 1 client: TEE key {tee1:5.0f}/s   software key "
+                  f"{sw1:5.0f}/s   ratio {tee1 / sw1:.2f}   "
+                  f"{CLIENTS} clients / 1 client: TEE {tee / tee1:.2f}, "
+                  f"software {sw / sw1:.2f}")
         print("\n(simulator: a TA call is a Unix-socket round trip to another process;"
               " on OP-TEE it is an SMC world switch)")
 
         report_pkcs11(p11, p11_why, ours)
     finally:
         sim.stop()
+        if sim_mb is not None:
+            sim_mb.stop()
         shutil.rmtree(work, ignore_errors=True)
     return 0
 
