@@ -7,9 +7,18 @@ import grp
 import os
 import pwd
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from .errors import OpteeTlsError
+
+
+def _no_checkpoint(name: str) -> None:
+    pass
+
+
+# Set by provision.py: lets the crash tests stop between temp and rename.
+checkpoint: Callable[[str], None] = _no_checkpoint
 
 
 class FileError(OpteeTlsError):
@@ -78,18 +87,20 @@ def commit(tmp: Path, path: Path) -> None:
 def write_atomic(path: str | os.PathLike[str], data: bytes, mode: int = 0o644,
                  owner: int | str | None = None, group: int | str | None = None) -> None:
     p = Path(path)
-    commit(stage(p, data, mode, owner, group), p)
+    tmp = stage(p, data, mode, owner, group)
+    checkpoint(f"staged {p.name}")
+    commit(tmp, p)
 
 
-def cleanup_temps(directory: Path) -> None:
-    """Remove temp files a crash left behind (ours start with '.' and end
-    with '.tmp')."""
+def cleanup_temps(directory: Path, name: str = "") -> None:
+    """Remove temp files a crash left behind (ours are '.NAME.*.tmp';
+    name "" matches every one of ours)."""
     try:
         names = os.listdir(directory)
     except OSError:
         return
     for n in names:
-        if n.startswith(".") and n.endswith(".tmp"):
+        if n.startswith("." + (name + "." if name else "")) and n.endswith(".tmp"):
             try:
                 os.unlink(directory / n)
             except OSError:
