@@ -320,3 +320,47 @@ def test_board_nginx_conf_passes_nginx_t(tmp_path):
                           "-g", f"pid {tmp_path}/nginx.pid; error_log stderr;"],
                          capture_output=True, text=True)
     assert res.returncode != 0
+
+
+# --- python-optee-tls ----------------------------------------------------------------
+
+def wheel_install(src: Path, target: Path) -> None:
+    """What Buildroot's python-package infrastructure does with the package
+    (a setuptools wheel of <SITE>/<SUBDIR> installed into the target's
+    site-packages and bin), done here by pip."""
+    subdir = var("python-optee-tls", "PYTHON_OPTEE_TLS_SUBDIR")
+    assert var("python-optee-tls", "PYTHON_OPTEE_TLS_SETUP_TYPE") == "setuptools"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                    "--no-build-isolation", "--no-index", "--root", str(target),
+                    "--prefix", "/usr", str(src / subdir)], check=True,
+                   capture_output=True)
+
+
+@pytest.mark.parametrize("init", ["SYSV"])  # SYSTEMD once provisioning/systemd/ exists
+def test_python_optee_tls_installs_the_manifest(tmp_path, init):
+    src = local_copy("python-optee-tls", tmp_path)
+    target = tmp_path / "target"
+    wheel_install(src, target)
+    harness("python-optee-tls", f"SRC={src}", f"TARGET_DIR={target}", f"INIT={init}",
+            "install-target")
+    problems = im.compare(target, im.DEFAULT_DIRS, {"provisioning"})
+    if init == "SYSV":
+        # BusyBox init: the init script instead of the units.
+        units = {f"missing: {p}" for p, e in im.expected(im.DEFAULT_DIRS, {"provisioning"})
+                 .items() if p.startswith(im.DEFAULT_DIRS["systemd_system_unitdir"])}
+        assert units and units <= set(problems), problems
+        problems = [p for p in problems if p not in units]
+        assert problems == ["not in the manifest: /etc/init.d/S40optee-tls"]
+        assert (target / "etc/init.d/S40optee-tls").stat().st_mode & 0o777 == 0o755
+    else:
+        assert problems == []
+
+
+def test_board_nginx_serves_the_default_identity():
+    """nginx.conf reads the files the default provision.yaml writes."""
+    import yaml
+    cfg = yaml.safe_load((ROOT / "provisioning" / "config" / "provision.yaml").read_text())
+    outputs = cfg["identities"][0]["outputs"]
+    text = NGINX_CONF.read_text()
+    assert f"ssl_certificate_key {outputs['key']['path']};" in text
+    assert f"ssl_certificate {outputs['fullchain']['path']};" in text

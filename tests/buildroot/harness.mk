@@ -29,6 +29,9 @@ TARGET_MAKE_ENV :=
 TARGET_CONFIGURE_OPTS := CC=cc PKG_CONFIG=pkg-config CFLAGS="-O2" \
 	CPPFLAGS="-I$(ROOT)/sim/include" LDFLAGS="-L$(BUILD)/lib"
 
+# Set by Buildroot's package infrastructure: the package's own directory.
+$(PKG)_PKGDIR = $(patsubst %/,%,$(dir $(abspath $(MK))))
+
 include $(MK)
 
 .PHONY: build install-target finalize
