@@ -53,7 +53,23 @@ install: $(if $(TEEC_FROM_USER),,sim)
 	$(MAKE) -C engine install $(INSTALL_VARS)
 	if [ -f provisioning/Makefile ]; then $(MAKE) -C provisioning install $(INSTALL_VARS); fi
 
-clean:
-	rm -rf $(BUILD)
+# libFuzzer targets (tests/fuzz): fuzz-ci runs each for FUZZ_CI_TIME s (60)
+# from its committed corpus, fuzz for FUZZ_RUNS executions (10 million).
+# clang is installed here (not in scripts/deps: make check does not need it).
+fuzz-ci: deps
+	$(TOP)/scripts/need-clang.sh
+	$(MAKE) -C tests/fuzz ci
 
-.PHONY: all deps sim engine check demo bench install clean
+fuzz: deps
+	$(TOP)/scripts/need-clang.sh
+	$(MAKE) -C tests/fuzz long
+
+# ASan+UBSan and TSan builds (own trees under build-san/) running the
+# integration and threaded client tests; see scripts/sanitize.sh.
+sanitize: deps
+	$(TOP)/scripts/sanitize.sh
+
+clean:
+	rm -rf $(BUILD) $(TOP)/build-san
+
+.PHONY: all deps sim engine check demo bench install sanitize fuzz fuzz-ci clean

@@ -78,7 +78,10 @@ def driver(tmp_path_factory) -> Path:
          "-O1", "-g", f"-I{ROOT / 'engine' / 'include'}",
          f"-I{ROOT / 'ta' / 'include'}", str(DRIVER_SRC), "-o", str(exe),
          f"-L{LIBDIR}", f"-Wl,-rpath-link,{LIBDIR}", "-lopteetls",
-         "-lpthread"], capture_output=True, text=True)
+         "-lpthread",
+         # make sanitize: the driver under TSan with the library
+         *os.environ.get("OTLS_TEST_CFLAGS", "").split()],
+        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     return exe
 
