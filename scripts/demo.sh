@@ -1,7 +1,7 @@
 #!/bin/sh
 # make demo: the whole story on the simulator, in build/demo/.
-#  1. a key generated inside the (simulated) TEE,
-#  2. a CSR signed by it, 3. a certificate from a local dev CA,
+#  1-3. `optee-tls provision` from provisioning/examples/demo.yaml: a key
+#  generated in the (simulated) TEE, a CSR from templates, a local dev CA,
 #  4. nginx serving HTTPS with the TEE-held key, 5. curl fetching a page.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

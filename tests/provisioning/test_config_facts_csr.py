@@ -62,6 +62,9 @@ def test_valid_config_and_defaults(tmp_path):
 
 def test_shipped_configs_are_valid():
     config.load(ROOT / "provisioning" / "config" / "provision.yaml")
+    demo = config.load(ROOT / "provisioning" / "examples" / "demo.yaml")
+    assert demo.identities[0].method == "local-ca"
+    assert demo.state_dir == ROOT / "build" / "demo" / "state"
 
 
 @pytest.mark.parametrize("old,new,expect", [

@@ -293,7 +293,7 @@ def load(path: str | os.PathLike[str]) -> Config:
     base = p.resolve().parent
 
     def resolve(s: str) -> Path:
-        return (base / s) if not os.path.isabs(s) else Path(s)
+        return Path(os.path.normpath(base / s)) if not os.path.isabs(s) else Path(s)
 
     cfg = Config(p, resolve(data.get("state_dir", str(DEFAULT_STATE_DIR))),
                  data.get("app_id", DEFAULT_APP_ID).replace("-", "").lower(),
@@ -338,5 +338,5 @@ def _resolve_paths(options: dict[str, Any], base: Path) -> dict[str, Any]:
     for k, v in options.items():
         if isinstance(v, str) and (re.search(r"_(file|path|dir)$", k) or k == "trust_anchor"
                                    or k in ("ca_cert", "ca_key")) and not os.path.isabs(v):
-            out[k] = str(base / v)
+            out[k] = os.path.normpath(base / v)
     return out
