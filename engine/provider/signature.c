@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -34,6 +35,29 @@
 #ifndef RSA_PSS_SALTLEN_AUTO_DIGEST_MAX
 #define RSA_PSS_SALTLEN_AUTO_DIGEST_MAX -4
 #endif
+
+/* Typed declarations: a function whose signature does not match what
+ * OpenSSL calls it with fails to compile (the dispatch tables cast). */
+static OSSL_FUNC_signature_newctx_fn ecdsa_newctx, rsa_newctx, ed25519_newctx;
+static OSSL_FUNC_signature_freectx_fn sig_freectx;
+static OSSL_FUNC_signature_dupctx_fn sig_dupctx;
+static OSSL_FUNC_signature_sign_init_fn sig_sign_init;
+static OSSL_FUNC_signature_sign_fn sig_sign;
+static OSSL_FUNC_signature_verify_init_fn sig_verify_init;
+static OSSL_FUNC_signature_verify_fn sig_verify;
+static OSSL_FUNC_signature_digest_sign_init_fn dsig_sign_init;
+static OSSL_FUNC_signature_digest_verify_init_fn dsig_verify_init;
+static OSSL_FUNC_signature_digest_sign_update_fn dsig_update;
+static OSSL_FUNC_signature_digest_sign_final_fn dsig_sign_final;
+static OSSL_FUNC_signature_digest_verify_final_fn dsig_verify_final;
+static OSSL_FUNC_signature_digest_sign_fn dsig_sign_oneshot;
+static OSSL_FUNC_signature_digest_verify_fn dsig_verify_oneshot;
+static OSSL_FUNC_signature_get_ctx_params_fn sig_get_ctx_params;
+static OSSL_FUNC_signature_set_ctx_params_fn sig_set_ctx_params;
+static OSSL_FUNC_signature_gettable_ctx_params_fn ecdsa_gettable, rsa_gettable,
+	ed_gettable;
+static OSSL_FUNC_signature_settable_ctx_params_fn ecdsa_settable, rsa_settable,
+	ed_settable;
 
 enum sig_family { FAM_ECDSA = 1, FAM_RSA, FAM_ED25519 };
 enum sig_op { OP_NONE, OP_SIGN, OP_VERIFY };
