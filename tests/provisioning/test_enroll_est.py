@@ -354,3 +354,25 @@ def test_retry_policy_passed_separately(est_server, device):
     del opts["retry"]
     with pytest.raises(EnrollPending):
         est.Backend(opts, "web", retry={"deadline": 0}).enroll(device["csr"])
+
+
+def test_simplereenroll_for_a_rotated_key(est_server, device, tee, tmp_path):
+    """Rotation: the CSR is signed by a new TEE key (RSA here) while TLS
+    client auth still uses the old key and certificate."""
+    s = est_server()
+    current = _first_cert(s, device, tmp_path / "current.pem")
+    new_ref = tee_genkey(tee.env, "est-device-next", "rsa2048", tmp_path / "next.ref.pem")
+    new_csr = make_csr(tee.env, new_ref, tmp_path / "next.csr", cn="device-0001")
+    out = tmp_path / "rotated.pem"
+    p = run_backend_child(tee.env, "est", s.options(), new_csr, out,
+                          current=(current, device["ref"]))
+    assert p.returncode == 0, p.stderr
+    leaf = x509.load_pem_x509_certificates(out.read_bytes())[0]
+    want = x509.load_pem_x509_csr(new_csr.read_bytes()).public_key()
+    assert spki(leaf.public_key()) == spki(want)
+    assert spki(leaf.public_key()) != spki(device["csr"].public_key())
+    der = x509.load_pem_x509_certificate(current.read_bytes()).public_bytes(
+        serialization.Encoding.DER)
+    last = s.requests()[-1]
+    assert last["path"].endswith("/simplereenroll")
+    assert last["client_sha256"] == hashlib.sha256(der).hexdigest()
