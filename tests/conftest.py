@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import tlsutil
 from tlsutil import free_port, wait_for_port  # noqa: F401 (the port helpers)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -264,3 +265,34 @@ def openssl_bin() -> str:
     path = shutil.which("openssl")
     assert path, "openssl CLI missing"
     return path
+
+
+@pytest.fixture(scope="session")
+def need_engine():
+    """ENGINE test modules use it (pytestmark usefixtures): fail when the
+    build says the ENGINE exists but it is missing, skip only where this
+    OpenSSL has no ENGINE API."""
+    tlsutil.require_engine()
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI (CI=true) a skip is a failure unless its reason starts with
+    tlsutil.PLATFORM_LIMIT: a suite that silently skips proves nothing."""
+    outcome = yield
+    rep = outcome.get_result()
+    if not rep.skipped or hasattr(rep, "wasxfail") or not in_ci():
+        return
+    longrepr = rep.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    reason = reason.removeprefix("Skipped: ")
+    if reason.startswith(tlsutil.PLATFORM_LIMIT):
+        return
+    rep.outcome = "failed"
+    rep.longrepr = (f"skipped under CI={os.environ.get('CI')}, where only a "
+                    f"skip whose reason starts with "
+                    f"{tlsutil.PLATFORM_LIMIT!r} is allowed: {reason}")

@@ -49,7 +49,7 @@ def with_module_path(text: str) -> str:
 
 def debian_style(tmp: Path) -> Path:
     if not DEBIAN_CNF.exists():
-        pytest.skip("not a Debian-style system openssl.cnf")
+        pytest.skip("platform limit: not a Debian-style system openssl.cnf")
     snippet = tmp / "optee-provider.cnf"
     snippet.write_text(with_module_path((CONF / "optee-provider.cnf").read_text()))
     cnf = tmp / "openssl.cnf"

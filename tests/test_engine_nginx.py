@@ -19,8 +19,7 @@ import pytest
 import tlsutil
 from tlsutil import dev_ca, shared_dir, tee_keys, tls_sim  # noqa: F401 (fixtures)
 
-pytestmark = pytest.mark.skipif(not tlsutil.have_engine(),
-                                reason="build/engines/optee.so not built")
+pytestmark = pytest.mark.usefixtures("need_engine")
 
 ENGINE_ENV = ["OPENSSL_ENGINES", "OPTEE_SIM_SOCKET", "LD_LIBRARY_PATH"]
 SOFT_KINDS = ["rsa2048", "p384", "ed25519"]

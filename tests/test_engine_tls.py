@@ -18,8 +18,7 @@ from conftest import stop_all
 from test_engine import (ENGINE_ARGS, ENGINE_SO, KEY_TYPES, eng, gen_key,  # noqa: F401
                          ALLOW_DECRYPT_PKCS1, ALLOW_RSA_PKCS1, ALLOW_RSA_PSS)
 
-pytestmark = pytest.mark.skipif(not ENGINE_SO.exists(),
-                                reason="build/engines/optee.so not built")
+pytestmark = pytest.mark.usefixtures("need_engine")
 
 SERVER_ARGS = [*ENGINE_ARGS, "-keyform", "engine"]
 

@@ -91,8 +91,7 @@ def test_curl_client_key_uri(mtls_nginx, tls_sim, client_id, dev_ca):
 
 def test_curl_client_key_engine(mtls_nginx, tls_sim, client_id, dev_ca):
     """curl --engine optee --key-type ENG --key LABEL."""
-    if not tlsutil.BUILD.joinpath("engines", "optee.so").exists():
-        pytest.skip("ENGINE not built")
+    tlsutil.require_engine()
     env = dict(tls_sim.env)
     env.pop("OPENSSL_CONF", None)
     r = tlsutil.curl(f"https://localhost:{mtls_nginx.port}/whoami", dev_ca.cert_path,

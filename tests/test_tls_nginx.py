@@ -128,8 +128,8 @@ def test_nginx_minimal_env(nginx_runner, tls_sim, tee_keys, dev_ca, shared_dir, 
     OPENSSL_CONF (and loads the provider / ENGINE and libteec) before it
     forks; workers only need to reach the TEE, which with the simulator
     means OPTEE_SIM_SOCKET (on a device: /dev/tee0, no env at all)."""
-    if how == "engine" and not tlsutil.have_engine():
-        pytest.skip("ENGINE not built")
+    if how == "engine":
+        tlsutil.require_engine()
     ident = tee_keys.get("p256")
     if how == "provider":
         env, key, ssl_engine = tls_sim.env, ident.ref, None
@@ -150,8 +150,7 @@ def test_nginx_minimal_env(nginx_runner, tls_sim, tee_keys, dev_ca, shared_dir, 
 @pytest.mark.parametrize("key_type", ["p256", "rsa2048"])
 def test_nginx_engine(nginx_runner, tls_sim, tee_keys, dev_ca, shared_dir,
                       key_type, user, init):
-    if not tlsutil.have_engine():
-        pytest.skip("ENGINE not built (OpenSSL without engines)")
+    tlsutil.require_engine()
     ident = tee_keys.get(key_type)
     env, ssl_engine = engine_setup(tls_sim, shared_dir, init)
     ngx = nginx_runner.make(env, ident.cert, f"engine:optee:{ident.label}",
@@ -167,8 +166,7 @@ def test_nginx_engine_uninitialised(nginx_runner, tls_sim, tee_keys, dev_ca):
     """Documents nginx's behaviour: `engine:optee:LABEL` alone (ENGINE
     neither initialised by ssl_engine nor by openssl.cnf) fails in
     ENGINE_load_private_key with "not initialised"."""
-    if not tlsutil.have_engine():
-        pytest.skip("ENGINE not built")
+    tlsutil.require_engine()
     ident = tee_keys.get("p256")
     env = dict(tls_sim.env)
     env.pop("OPENSSL_CONF", None)
@@ -193,8 +191,8 @@ def parallel_gets(port: int, ca, n: int, threads: int = 16):
 
 @pytest.mark.parametrize("how", ["provider", "engine"])
 def test_nginx_concurrent_workers(nginx_runner, tls_sim, tee_keys, dev_ca, how):
-    if how == "engine" and not tlsutil.have_engine():
-        pytest.skip("ENGINE not built")
+    if how == "engine":
+        tlsutil.require_engine()
     workers = 3
     ident = tee_keys.get("p256")
     before_start = tls_sim.stats()
@@ -327,8 +325,7 @@ def test_nginx_reference_to_missing_key(nginx_runner, tls_sim, tee_keys, dev_ca,
 
 
 def test_nginx_engine_missing_key(nginx_runner, tls_sim, tee_keys, dev_ca):
-    if not tlsutil.have_engine():
-        pytest.skip("ENGINE not built")
+    tlsutil.require_engine()
     ident = tee_keys.get("p256")
     env, ssl_engine = engine_setup(tls_sim, nginx_runner.base, "openssl.cnf")
     ngx = nginx_runner.make(env, ident.cert, "engine:optee:ghost-key",

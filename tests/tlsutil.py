@@ -81,6 +81,20 @@ SIGALGS = {
 }
 
 
+def sig_type_of(printed: str | None) -> str | None:
+    """s_client's "Peer signature type" as OpenSSL 3.0 prints it (the key
+    type: ECDSA, RSA-PSS, RSA, ed25519) from what any 3.x prints: 3.5 and
+    later print the TLS signature scheme (ecdsa_secp256r1_sha256, ...)."""
+    if printed is None:
+        return None
+    scheme = printed.strip()
+    for prefix, kind in (("ecdsa_", "ECDSA"), ("rsa_pss_", "RSA-PSS"),
+                         ("rsa_pkcs1_", "RSA")):
+        if scheme.startswith(prefix):
+            return kind
+    return scheme
+
+
 def client_env(base: dict | None = None) -> dict:
     """Environment for a client that must NOT see our provider: the
     system's default OpenSSL configuration, no simulator, no build libs."""
@@ -530,7 +544,7 @@ def s_client(port: int, cafile: os.PathLike | str, version: str | None = None,
         rc=p.returncode, output=out,
         protocol=proto_cipher.group(1) if proto_cipher else None,
         cipher=proto_cipher.group(2) if proto_cipher else None,
-        sig_type=grab(r"^Peer signature type: (.+)$"),
+        sig_type=sig_type_of(grab(r"^Peer signature type: (.+)$")),
         sig_digest=grab(r"^Peer signing digest: (.+)$"),
         verified=bool(re.search(r"^\s*Verify return code: 0 \(ok\)", out, re.M)
                        and re.search(r"^Verification: OK", out, re.M)))
@@ -804,6 +818,31 @@ def have_provider() -> bool:
 
 def have_engine() -> bool:
     return (BUILD / "engines" / "optee.so").exists()
+
+
+# Reason prefix of a skip that CI accepts (tests/conftest.py turns every
+# other skip into a failure when CI is set).
+PLATFORM_LIMIT = "platform limit: "
+
+
+def require_engine() -> None:
+    """For ENGINE tests: return if the ENGINE is there; skip (a platform
+    limit) if the build says this OpenSSL has no ENGINE API; fail if the
+    build says the ENGINE should exist but it does not, or if there is no
+    build fact at all (build/have-engine, written by make)."""
+    import pytest as _pytest
+    fact = BUILD / "have-engine"
+    if not fact.exists():
+        _pytest.fail(f"{fact} missing: run make first")
+    said = fact.read_text().strip()
+    if said == "no":
+        _pytest.skip(PLATFORM_LIMIT + "this OpenSSL has no ENGINE API "
+                     "(build/have-engine says no)")
+    if said != "yes":
+        _pytest.fail(f"{fact} says {said!r}, not yes or no")
+    if not have_engine():
+        _pytest.fail("the build says the ENGINE exists (build/have-engine: "
+                     "yes) but build/engines/optee.so is missing")
 
 
 def world_readable_tmpdir(prefix: str = "optee-tls-") -> Path:

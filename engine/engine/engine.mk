@@ -1,12 +1,8 @@
 # The optee ENGINE (paths relative to engine/). Included by engine/Makefile,
-# which builds it only where <openssl/engine.h> is usable (no ENGINE in
-# OpenSSL 4.0, or with OPENSSL_NO_ENGINE).
-#
-# An OpenSSL 3 built without the 3.0-deprecated API (no-deprecated) has
-# engine.h but no ENGINE functions in it: leave the ENGINE out there too.
-ENGINE_API_OK := $(shell printf '\#include <openssl/opensslconf.h>\n\#if defined(OPENSSL_NO_DEPRECATED_3_0) || defined(OPENSSL_NO_ENGINE)\n\#error no\n\#endif\n' | $(CC) $(OPENSSL_CFLAGS) -E -x c - >/dev/null 2>&1 && echo y)
-
-ifeq ($(ENGINE_API_OK),y)
+# which sets HAVE_ENGINE from the probe engine/engine/have_engine.c: no
+# ENGINE in OpenSSL 4.0, with OPENSSL_NO_ENGINE, or in an OpenSSL 3 built
+# without the 3.0-deprecated API (engine.h there has no ENGINE functions).
+ifeq ($(HAVE_ENGINE),y)
 ENGINE_SRCS := engine/engine.c engine/engine_err.c engine/engine_rsa.c \
 	engine/engine_ec.c engine/engine_pkey.c
 endif

@@ -56,6 +56,7 @@ enum optee_reason {
 	OPTEE_R_BAD_DIGEST_LENGTH,
 	OPTEE_R_VERIFY_FAILED,
 	OPTEE_R_DECRYPT_FAILED,
+	OPTEE_R_OPENSSL_MAJOR,
 };
 
 struct optee_prov {
@@ -66,6 +67,20 @@ struct optee_prov {
 	OSSL_FUNC_core_set_error_debug_fn *set_error_debug;
 	OSSL_FUNC_core_vset_error_fn *vset_error;
 };
+
+/*
+ * Major version at the start of an OpenSSL version string ("3.5.1" -> 3),
+ * or -1 when it does not start with one (version.c).
+ */
+int optee_version_major(const char *version);
+/*
+ * 1 when the OpenSSL that loads us (the core's "openssl-version", else the
+ * running libcrypto) has major version built_major; *core_version is the
+ * core's string, or NULL if it gave none.
+ */
+int optee_version_check(const OSSL_CORE_HANDLE *handle,
+			OSSL_FUNC_core_get_params_fn *core_get_params,
+			int built_major, const char **core_version);
 
 /* Raise an error through the core (falls back to nothing if absent). */
 void optee_raise(const struct optee_prov *prov, const char *file, int line,

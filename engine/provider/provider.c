@@ -39,6 +39,7 @@ static const OSSL_ITEM reason_strings[] = {
 	{ OPTEE_R_BAD_DIGEST_LENGTH, "wrong digest length" },
 	{ OPTEE_R_VERIFY_FAILED, "signature verification failed" },
 	{ OPTEE_R_DECRYPT_FAILED, "decryption failed" },
+	{ OPTEE_R_OPENSSL_MAJOR, "provider built for another OpenSSL major version" },
 	{ 0, NULL }
 };
 
@@ -317,25 +318,41 @@ __attribute__((visibility("default")))
 int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 		       const OSSL_DISPATCH **out, void **provctx)
 {
-	struct optee_prov *prov = OPENSSL_zalloc(sizeof(*prov));
+	struct optee_prov core = { .handle = handle }, *prov;
+	OSSL_FUNC_core_get_params_fn *core_get_params = NULL;
+	const char *core_version;
 	const OSSL_DISPATCH *f;
 
-	if (prov == NULL)
-		return 0;
-	prov->handle = handle;
 	for (f = in; f->function_id != 0; f++) {
 		switch (f->function_id) {
 		case OSSL_FUNC_CORE_NEW_ERROR:
-			prov->new_error = OSSL_FUNC_core_new_error(f);
+			core.new_error = OSSL_FUNC_core_new_error(f);
 			break;
 		case OSSL_FUNC_CORE_SET_ERROR_DEBUG:
-			prov->set_error_debug = OSSL_FUNC_core_set_error_debug(f);
+			core.set_error_debug = OSSL_FUNC_core_set_error_debug(f);
 			break;
 		case OSSL_FUNC_CORE_VSET_ERROR:
-			prov->vset_error = OSSL_FUNC_core_vset_error(f);
+			core.vset_error = OSSL_FUNC_core_vset_error(f);
+			break;
+		case OSSL_FUNC_CORE_GET_PARAMS:
+			core_get_params = OSSL_FUNC_core_get_params(f);
 			break;
 		}
 	}
+	/* Before anything else: another major version is another ABI. */
+	if (!optee_version_check(handle, core_get_params, OPENSSL_VERSION_MAJOR,
+				 &core_version)) {
+		OPTEE_ERR(&core, OPTEE_R_OPENSSL_MAJOR,
+			  "the optee provider was built for OpenSSL %d.x and "
+			  "refuses to load into OpenSSL %s: rebuild it against "
+			  "this OpenSSL", OPENSSL_VERSION_MAJOR,
+			  core_version ? core_version : OpenSSL_version(OPENSSL_VERSION_STRING));
+		return 0;
+	}
+	prov = OPENSSL_zalloc(sizeof(*prov));
+	if (prov == NULL)
+		return 0;
+	*prov = core;
 	/*
 	 * A child library context sees the application's providers (for
 	 * digests and public-key verification) and gives us core BIOs.

@@ -3,4 +3,4 @@
 PROVIDER_SRCS := provider/provider.c provider/key.c provider/keymgmt.c \
 	provider/signature.c provider/store.c provider/decoder.c \
 	provider/encoder.c provider/encoder_text.c \
-	provider/asymcipher.c
+	provider/asymcipher.c provider/version.c
