@@ -177,6 +177,8 @@ def test_default_account_key_in_state_dir(pebble_factory, device, tmp_path):
     b.enroll(device["csr"])
     keys = list((tmp_path / "state" / "acme").glob("account-*.pem"))
     assert keys == [b.account_key]
+    opts = {**pb.options(account_key_file=None), "state_dir": str(tmp_path / "state")}
+    assert acme.Backend(opts, "web").account_key == b.account_key
 
 
 def test_wrong_issuer_anchor(pebble_factory, device, pebble_tls):

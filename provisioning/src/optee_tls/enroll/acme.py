@@ -268,7 +268,9 @@ class Backend:
             self.account_key = Path(options["account_key_file"])
         else:
             tag = hashlib.sha256(self.directory_url.encode()).hexdigest()[:16]
-            base = state_dir or DEFAULT_STATE_DIR
+            # The caller passes the config's state_dir (keyword, or in the
+            # options it builds after validation: not a YAML field).
+            base = state_dir or Path(options.get("state_dir") or DEFAULT_STATE_DIR)
             self.account_key = base / "acme" / f"account-{tag}.pem"
         self.nonce: str | None = None
 
