@@ -1,0 +1,1 @@
+COMPATIBLE_MACHINE:optee-rpi3 = "raspberrypi3-64"
