@@ -16,7 +16,7 @@ class OpteeTlsTest(OERuntimeTestCase):
 
     def run_ok(self, cmd, timeout=120):
         status, output = self.target.run(cmd, timeout=timeout)
-        self.assertEqual(status, 0, msg="\n".join([cmd, output]))
+        self.assertEqual(status, 0, msg=f"{cmd}\n{output}")
         return output
 
     @OEHasPackage(["optee-tls-ta"])
