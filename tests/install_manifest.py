@@ -23,6 +23,8 @@ Parts say which build produces an entry:
               ENGINEs, i.e. not OpenSSL 4)
   "provisioning"  `make -C provisioning install` (Python package files are
               not listed one by one: PYTHON_PACKAGE names their directory)
+  "doc"       documentation `make -C provisioning install` puts in ${docdir}
+              (Yocto: the -doc package; Buildroot drops usr/share/doc)
   "ta"        the TA, built by OP-TEE's TA dev kit (never by `make install`)
 """
 from __future__ import annotations
@@ -50,8 +52,8 @@ class Entry:
 
     @property
     def recipe(self) -> str:
-        """Recipe that builds `package` (its -dev split lives in the same recipe)."""
-        return self.package.removesuffix("-dev")
+        """Recipe that builds `package` (its -dev/-doc splits live in the same recipe)."""
+        return self.package.removesuffix("-dev").removesuffix("-doc")
 
 
 ENTRIES: tuple[Entry, ...] = (
@@ -77,11 +79,12 @@ ENTRIES: tuple[Entry, ...] = (
           "python3-optee-tls", "provisioning"),
     Entry("${sysconfdir}/optee-tls/provision.yaml", 0o644, "python3-optee-tls",
           "provisioning"),
+    Entry("${docdir}/optee-tls/provisioning.md", 0o644, "python3-optee-tls-doc", "doc"),
     Entry(f"${{nonarch_base_libdir}}/optee_armtz/{TA_UUID}.ta", 0o444,
           "optee-tls-ta", "ta"),
 )
 
-PARTS = ("lib", "engine", "provisioning", "ta")
+PARTS = ("lib", "engine", "provisioning", "doc", "ta")
 
 # A /usr layout (Debian, Buildroot). Yocto's values come from BitBake.
 DEFAULT_DIRS: dict[str, str] = {
@@ -90,6 +93,7 @@ DEFAULT_DIRS: dict[str, str] = {
     "libdir": "/usr/lib",
     "includedir": "/usr/include",
     "datadir": "/usr/share",
+    "docdir": "/usr/share/doc",
     "sysconfdir": "/etc",
     "localstatedir": "/var",
     "nonarch_base_libdir": "/lib",

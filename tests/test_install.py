@@ -22,7 +22,7 @@ def installed_parts() -> set[str]:
     if (BUILD / "engines" / "optee.so").exists():
         parts.add("engine")
     if (ROOT / "provisioning" / "Makefile").exists():
-        parts.add("provisioning")
+        parts |= {"provisioning", "doc"}
     return parts
 
 

@@ -198,7 +198,7 @@ def test_ta_recipe_matches_manifest():
 
 def test_python_recipe_matches_manifest():
     r = RECIPES["python3-optee-tls"]
-    want = {e.path: e.mode for e in im.ENTRIES if e.package == "python3-optee-tls"}
+    want = {e.path: e.mode for e in im.ENTRIES if e.recipe == "python3-optee-tls"}
     # The console script comes from the wheel (python_setuptools_build_meta).
     script = "${bindir}/optee-tls"
     assert want.pop(script) == 0o755
@@ -207,7 +207,8 @@ def test_python_recipe_matches_manifest():
     assert "python_setuptools_build_meta" in r.read_text()
     got = installs(bb_function(r, "do_install:append"))
     assert got == want
-    assert files_of(r, "") == set(want)
+    assert files_of(r, "") | files_of(r, "-doc") == set(want)
+    assert files_of(r, "-doc") == manifest_paths("python3-optee-tls-doc")
     units = {Path(p).name for p in want if p.startswith("${systemd_system_unitdir}")}
     assert set(bb_values(r, "SYSTEMD_SERVICE:${PN}")) <= units
 

@@ -9,7 +9,9 @@ LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/BSD-2-Clause;md5=cb641bc04cda31
 
 require recipes-security/optee-tls/optee-tls.inc
 
-SRC_URI = "file://provisioning;subdir=optee-tls"
+SRC_URI = "file://provisioning;subdir=optee-tls \
+           file://docs/provisioning.md;subdir=optee-tls \
+          "
 PEP517_SOURCE_PATH = "${S}/provisioning"
 
 inherit python_setuptools_build_meta systemd
@@ -19,6 +21,7 @@ do_install:append() {
     install -D -m 0644 ${S}/provisioning/systemd/optee-tls-renew.service ${D}${systemd_system_unitdir}/optee-tls-renew.service
     install -D -m 0644 ${S}/provisioning/systemd/optee-tls-renew.timer ${D}${systemd_system_unitdir}/optee-tls-renew.timer
     install -D -m 0644 ${S}/provisioning/config/provision.yaml ${D}${sysconfdir}/optee-tls/provision.yaml
+    install -D -m 0644 ${S}/docs/provisioning.md ${D}${docdir}/optee-tls/provisioning.md
 }
 
 SYSTEMD_SERVICE:${PN} = "optee-tls-provision.service optee-tls-renew.timer"
@@ -28,6 +31,7 @@ FILES:${PN} += "${systemd_system_unitdir}/optee-tls-provision.service \
                 ${systemd_system_unitdir}/optee-tls-renew.timer \
                 ${sysconfdir}/optee-tls/provision.yaml \
                "
+FILES:${PN}-doc += "${docdir}/optee-tls/provisioning.md"
 CONFFILES:${PN} = "${sysconfdir}/optee-tls/provision.yaml"
 
 # Keys are made and used through the provider (openssl CLI, OpenSSL config).
