@@ -13,7 +13,8 @@
 #   OPTEE_OS      optee_os checkout    } default: shallow clones of the
 #   OPTEE_CLIENT  optee_client checkout}  pinned tags below into $WORK/src
 #   TFA           TF-A checkout        }
-#   OPTEE_TAG=4.10.0  TFA_TAG=v2.15.0
+#   OPTEE_REV=d5001fe0a... (optee_os commit)  OPTEE_TAG=4.10.0 (optee_client)
+#   TFA_TAG=v2.15.0
 #   CORE_CRYPTO   tomcrypt | mbedtls   OP-TEE core crypto library
 #                                      (CFG_CRYPTOLIB_NAME; default tomcrypt)
 #   TA_CRYPTO     gp | mbedtls         our TA's backend (default gp)
@@ -27,7 +28,11 @@ set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=${WORK:-/tmp/optee-tls-qemu}
-OPTEE_TAG=${OPTEE_TAG:-4.10.0}
+# optee_os: the 4.10.0 tag panicked in the core on the first REE FS write
+# in this setup ("Failed to commit dirh counter"); this later master commit
+# (4.10.0-257) runs everything.
+OPTEE_REV=${OPTEE_REV:-d5001fe0af66a4c059dc6816a7be08d7fb83ff1a}
+OPTEE_TAG=${OPTEE_TAG:-4.10.0}	# optee_client
 TFA_TAG=${TFA_TAG:-v2.15.0}
 CORE_CRYPTO=${CORE_CRYPTO:-tomcrypt}
 TA_CRYPTO=${TA_CRYPTO:-gp}
@@ -63,8 +68,12 @@ step_sources() {
 	mkdir -p "$WORK/src"
 	if [ -z "${OPTEE_OS:-}" ]; then
 		OPTEE_OS=$WORK/src/optee_os
-		[ -d "$OPTEE_OS" ] || git clone --depth 1 --branch "$OPTEE_TAG" \
-			https://github.com/OP-TEE/optee_os "$OPTEE_OS"
+		if [ ! -d "$OPTEE_OS" ]; then
+			git init -q "$OPTEE_OS"
+			git -C "$OPTEE_OS" fetch -q --depth 1 \
+				https://github.com/OP-TEE/optee_os "$OPTEE_REV"
+			git -C "$OPTEE_OS" checkout -q FETCH_HEAD
+		fi
 	fi
 	if [ -z "${OPTEE_CLIENT:-}" ]; then
 		OPTEE_CLIENT=$WORK/src/optee_client
