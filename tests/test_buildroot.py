@@ -336,7 +336,7 @@ def wheel_install(src: Path, target: Path) -> None:
                    capture_output=True)
 
 
-@pytest.mark.parametrize("init", ["SYSV"])  # SYSTEMD once provisioning/systemd/ exists
+@pytest.mark.parametrize("init", ["SYSTEMD", "SYSV"])
 def test_python_optee_tls_installs_the_manifest(tmp_path, init):
     src = local_copy("python-optee-tls", tmp_path)
     target = tmp_path / "target"
